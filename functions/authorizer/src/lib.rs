@@ -1,0 +1,210 @@
+//! The API's Lambda authorizer (TOKEN type, identity source: the `Authorization` header).
+//!
+//! API Gateway turns its three possible outcomes into answers (see the template's
+//! `GatewayResponses`):
+//! - not a `Bearer <token>` header: the error `Unauthorized` → 401 `Not authenticated`;
+//! - a token that fails validation (signature, algorithm, expiry, claims) or names a user that
+//!   does not exist: a `Deny` policy → 401 `Could not validate credentials`;
+//! - a valid token: an `Allow` policy whose context carries `user_id`, `email` and
+//!   `created_at`, which handlers read instead of querying the user again.
+//!
+//! It never panics; when DynamoDB cannot be reached it fails, and API Gateway answers 503.
+
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use serde::Serialize;
+use shared::auth::{Jwt, bearer_token};
+use shared::config::JwtConfig;
+use shared::store::Store;
+
+/// What the authorizer keeps between invocations.
+pub struct State {
+    jwt: Jwt,
+    store: Store,
+}
+
+impl State {
+    /// Reads `JWT_SECRET` and `TABLE_NAME`.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        Ok(Self {
+            jwt: Jwt::new(&JwtConfig::from_env()?),
+            store: Store::from_env().await?,
+        })
+    }
+}
+
+/// The authorizer's answer: an IAM policy for `execute-api:Invoke` and the context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerResponse {
+    /// The user id, or `anonymous` for a denial.
+    pub principal_id: String,
+    /// Allow or deny.
+    pub policy_document: PolicyDocument,
+    /// Handed to the integration as `requestContext.authorizer.*` (strings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<CallerContext>,
+}
+
+/// An IAM policy document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    /// Always `2012-10-17`.
+    pub version: &'static str,
+    /// One statement.
+    pub statement: Vec<Statement>,
+}
+
+/// One IAM statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Statement {
+    /// `execute-api:Invoke`.
+    pub action: &'static str,
+    /// `Allow` or `Deny`.
+    pub effect: &'static str,
+    /// The API's methods this covers.
+    pub resource: String,
+}
+
+/// The caller as the handlers receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerContext {
+    /// The user's id (a string: API Gateway passes context values as strings).
+    pub user_id: String,
+    /// The user's e-mail.
+    pub email: String,
+    /// When the user signed up.
+    pub created_at: String,
+}
+
+/// Why the authorizer did not answer with a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizerError {
+    /// Not a Bearer header. API Gateway recognises exactly the message `Unauthorized`.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The user store could not be read.
+    #[error("user store unavailable")]
+    Unavailable,
+}
+
+impl From<AuthorizerError> for lambda_runtime::Diagnostic {
+    fn from(e: AuthorizerError) -> Self {
+        let error_type = match e {
+            AuthorizerError::Unauthorized => "Unauthorized",
+            AuthorizerError::Unavailable => "Unavailable",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The policy resource: every method of this stage of this API, derived from the method ARN
+/// (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`), so the answer
+/// would stay right if authorizer caching were turned on.
+fn api_wide_resource(method_arn: &str) -> String {
+    let mut parts = method_arn.splitn(3, '/');
+    match (parts.next(), parts.next()) {
+        (Some(api), Some(stage)) if !api.is_empty() && !stage.is_empty() => {
+            format!("{api}/{stage}/*")
+        }
+        _ => method_arn.to_string(),
+    }
+}
+
+fn policy(
+    principal: String,
+    effect: &'static str,
+    method_arn: &str,
+    context: Option<CallerContext>,
+) -> AuthorizerResponse {
+    AuthorizerResponse {
+        principal_id: principal,
+        policy_document: PolicyDocument {
+            version: "2012-10-17",
+            statement: vec![Statement {
+                action: "execute-api:Invoke",
+                effect,
+                resource: api_wide_resource(method_arn),
+            }],
+        },
+        context,
+    }
+}
+
+/// Decides one request. The reason for a denial is logged (never the token itself).
+pub async fn authorize(
+    state: &State,
+    event: ApiGatewayCustomAuthorizerRequest,
+) -> Result<AuthorizerResponse, AuthorizerError> {
+    let method_arn = event.method_arn.unwrap_or_default();
+    let header = event.authorization_token.unwrap_or_default();
+    let token = bearer_token(&header).ok_or(AuthorizerError::Unauthorized)?;
+    let deny = || policy("anonymous".into(), "Deny", &method_arn, None);
+    let claims = match state.jwt.verify(token) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(reason = %e, "token refused");
+            return Ok(deny());
+        }
+    };
+    match state.store.get_user(claims.user_id).await {
+        Ok(Some(user)) => Ok(policy(
+            user.id.to_string(),
+            "Allow",
+            &method_arn,
+            Some(CallerContext {
+                user_id: user.id.to_string(),
+                email: user.email,
+                created_at: user.created_at,
+            }),
+        )),
+        Ok(None) => {
+            tracing::info!(
+                user_id = claims.user_id,
+                "token for a user that does not exist"
+            );
+            Ok(deny())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the user");
+            Err(AuthorizerError::Unavailable)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_covers_every_method_of_the_stage() {
+        assert_eq!(
+            api_wide_resource("arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/GET/posts/7"),
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/*"
+        );
+    }
+
+    #[test]
+    fn the_unauthorized_error_has_the_exact_message_api_gateway_expects() {
+        let d: lambda_runtime::Diagnostic = AuthorizerError::Unauthorized.into();
+        assert_eq!(d.error_message, "Unauthorized");
+    }
+
+    #[test]
+    fn a_denial_serialises_as_an_iam_policy_without_context() {
+        let p = policy("anonymous".into(), "Deny", "arn:x:api/Prod/GET/posts", None);
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({
+                "principalId": "anonymous",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": "arn:x:api/Prod/*"}
+                ]}
+            })
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! Lambda entry point of the authorizer: set up logging, build the state once per container,
+//! and hand the decision function to the runtime. The logic is in `lib.rs`.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let state: &'static authorizer::State =
+        Box::leak(Box::new(authorizer::State::from_env().await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        authorizer::authorize(state, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,49 @@
+//! `POST /login`: the OAuth2 password form in, an access token out.
+
+use shared::ApiError;
+use shared::auth::{Jwt, Passwords};
+use shared::config::{HashConfig, JwtConfig};
+use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json};
+use shared::models::{LoginForm, Token};
+use shared::store::Store;
+
+/// What the function keeps between requests.
+pub struct State {
+    store: Store,
+    passwords: Passwords,
+    jwt: Jwt,
+}
+
+impl State {
+    /// Reads `TABLE_NAME`, `BCRYPT_COST`, `JWT_SECRET` and `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub async fn from_env() -> Result<Self, LambdaError> {
+        Ok(Self {
+            store: Store::from_env().await?,
+            passwords: Passwords::new(HashConfig::from_env()?).await?,
+            jwt: Jwt::new(&JwtConfig::from_env()?),
+        })
+    }
+}
+
+/// One GetItem for the e-mail's credential, one bcrypt verify (against a dummy hash when the
+/// e-mail is unknown), then 200 with a token or 403 `Invalid Credentials`: the same answer,
+/// in about the same time, for an unknown e-mail and a wrong password.
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+    let form = LoginForm::from_form(body(&req))?;
+    let credential = state.store.get_credential(&form.username).await?;
+    let (user_id, hash) = match credential {
+        Some(c) => (Some(c.user_id), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let ok = state.passwords.verify(form.password, hash).await?;
+    match user_id {
+        Some(user_id) if ok => json(
+            StatusCode::OK,
+            &Token {
+                access_token: state.jwt.issue(user_id)?,
+                token_type: "bearer",
+            },
+        ),
+        _ => Err(ApiError::Forbidden("Invalid Credentials".into())),
+    }
+}

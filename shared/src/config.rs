@@ -1,0 +1,176 @@
+//! Configuration read once from the environment, in each function's `main`.
+//!
+//! Each function reads only the parts it needs, so a function that never signs tokens does not
+//! need (and is never given) the signing key. A missing or bad value fails the cold start with a
+//! message that names the variable, instead of failing later on a request.
+
+use std::str::FromStr;
+
+/// A setting that is missing or cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The variable is not set (or is empty).
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    /// The variable is set to a value we cannot use.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// Why the value was refused (never the value itself: it may be a secret).
+        reason: String,
+    },
+}
+
+/// Reads a required variable; an empty value counts as missing.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// Reads an optional variable and parses it, with a default when unset; a set but unparsable
+/// value is an error, not a silent default.
+pub fn parsed_or<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        }
+        _ => Ok(default),
+    }
+}
+
+/// Settings every HTTP function needs.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `Access-Control-Allow-Origin` on every answer (`CORS_ALLOW_ORIGIN`, default `*`).
+    pub cors_allow_origin: String,
+}
+
+impl HttpConfig {
+    /// Reads `CORS_ALLOW_ORIGIN`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            cors_allow_origin: parsed_or("CORS_ALLOW_ORIGIN", "*".to_string())?,
+        })
+    }
+}
+
+/// Settings of the DynamoDB store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The table that holds every item (`TABLE_NAME`).
+    pub table_name: String,
+}
+
+impl StoreConfig {
+    /// Reads `TABLE_NAME`. The endpoint comes from the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`
+    /// (set by the local gateway to reach DynamoDB Local), so nothing here is local-only.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+        })
+    }
+}
+
+/// The smallest signing key we accept: HS256 keys shorter than the hash output are weak.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Settings for signing and verifying access tokens.
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// The HS256 key (`JWT_SECRET`, at least 32 bytes).
+    pub secret: Vec<u8>,
+    /// Token lifetime in minutes (`ACCESS_TOKEN_EXPIRE_MINUTES`, default 30).
+    pub expire_minutes: u32,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("JwtConfig")
+            .field("secret", &"<redacted>")
+            .field("expire_minutes", &self.expire_minutes)
+            .finish()
+    }
+}
+
+impl JwtConfig {
+    /// Reads `JWT_SECRET` and `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret = required("JWT_SECRET")?.into_bytes();
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+            });
+        }
+        let expire_minutes = parsed_or("ACCESS_TOKEN_EXPIRE_MINUTES", 30u32)?;
+        if !(1..=7 * 24 * 60).contains(&expire_minutes) {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_EXPIRE_MINUTES",
+                reason: "must be between 1 and 10080".into(),
+            });
+        }
+        Ok(Self {
+            secret,
+            expire_minutes,
+        })
+    }
+}
+
+/// Settings for password hashing.
+#[derive(Debug, Clone, Copy)]
+pub struct HashConfig {
+    /// bcrypt cost for new hashes (`BCRYPT_COST`, default 12, 4..=31).
+    pub bcrypt_cost: u32,
+}
+
+impl HashConfig {
+    /// Reads `BCRYPT_COST`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let bcrypt_cost = parsed_or("BCRYPT_COST", 12u32)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            return Err(ConfigError::Invalid {
+                name: "BCRYPT_COST",
+                reason: "must be between 4 and 31".into(),
+            });
+        }
+        Ok(Self { bcrypt_cost })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_message() {
+        let err = required("SURELY_NOT_SET_ANYWHERE_42").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable SURELY_NOT_SET_ANYWHERE_42 is required but not set"
+        );
+    }
+
+    #[test]
+    fn an_unset_optional_variable_takes_its_default() {
+        assert_eq!(parsed_or("SURELY_NOT_SET_ANYWHERE_43", 7u32).unwrap(), 7);
+    }
+
+    #[test]
+    fn the_jwt_config_debug_output_hides_the_key() {
+        let c = JwtConfig {
+            secret: b"super-secret-value-that-must-not-leak".to_vec(),
+            expire_minutes: 30,
+        };
+        assert!(!format!("{c:?}").contains("super-secret"));
+    }
+}

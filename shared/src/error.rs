@@ -1,0 +1,183 @@
+//! The API's one error type and its one mapping to an HTTP answer.
+
+use lambda_http::{Body, Response, http::StatusCode};
+use serde::Serialize;
+use serde_json::json;
+
+/// One entry of a 422 answer, in FastAPI's shape:
+/// `{"loc": ["body", "email"], "msg": "...", "type": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Where the bad value was: `body`, `query` or `path`, then the field.
+    pub loc: Vec<serde_json::Value>,
+    /// A human-readable message.
+    pub msg: String,
+    /// A machine-readable kind (pydantic's names: `missing`, `string_type`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// A field error at `place` (`body`, `query`, `path`) and `field`.
+    pub fn new(place: &str, field: &str, kind: &str, msg: impl Into<String>) -> Self {
+        Self {
+            loc: vec![place.into(), field.into()],
+            msg: msg.into(),
+            kind: kind.into(),
+        }
+    }
+
+    /// An error about the whole body rather than one field.
+    pub fn body(kind: &str, msg: impl Into<String>) -> Self {
+        Self {
+            loc: vec!["body".into()],
+            msg: msg.into(),
+            kind: kind.into(),
+        }
+    }
+}
+
+/// Everything a handler can answer besides success. Handlers return `Result<_, ApiError>` and
+/// use `?`; [`ApiError::into_response`] is the only place that turns one into status + body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 404 with the given detail.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// 403 with the given detail.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 409 with the given detail.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 401 with the given detail and `WWW-Authenticate: Bearer`.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// 422 with FastAPI's list of field errors.
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<FieldError>),
+    /// 503: DynamoDB throttled us or could not be reached after the SDK's retries.
+    #[error("service unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 500: a bug or an unexpected answer. Logged with its source chain, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 422 with a single field error.
+    pub fn field(place: &str, field: &str, kind: &str, msg: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(place, field, kind, msg)])
+    }
+
+    /// A 500 from anything that describes the fault (logged, never shown to the client).
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The answer: status, `{"detail": ...}` body, and `WWW-Authenticate` on 401. Server-side
+    /// faults are logged here with their whole source chain; the client gets a generic detail.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let detail = match &self {
+            Self::NotFound(d) | Self::Forbidden(d) | Self::Conflict(d) | Self::Unauthorized(d) => {
+                json!(d)
+            }
+            Self::Validation(errors) => json!(errors),
+            Self::Unavailable(source) => {
+                tracing::warn!(error = %error_chain(source.as_ref()), "dependency unavailable");
+                json!("Service Unavailable")
+            }
+            Self::Internal(source) => {
+                tracing::error!(error = %error_chain(source.as_ref()), "internal error");
+                json!("Internal Server Error")
+            }
+        };
+        let mut builder = Response::builder()
+            .status(status)
+            .header("content-type", "application/json");
+        if status == StatusCode::UNAUTHORIZED {
+            builder = builder.header("www-authenticate", "Bearer");
+        }
+        builder
+            .body(Body::from(json!({ "detail": detail }).to_string()))
+            .unwrap_or_else(|_| Response::new(Body::Empty))
+    }
+}
+
+/// `outer: inner: innermost`, so one log line carries the whole cause.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(r: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(r.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn each_error_maps_to_its_status_and_detail() {
+        let r = ApiError::NotFound("post with id: 3 was not found".into()).into_response();
+        assert_eq!(r.status(), 404);
+        assert_eq!(
+            body_json(&r),
+            json!({"detail": "post with id: 3 was not found"})
+        );
+
+        let r = ApiError::Conflict("taken".into()).into_response();
+        assert_eq!(r.status(), 409);
+
+        let r = ApiError::Forbidden("Invalid Credentials".into()).into_response();
+        assert_eq!(r.status(), 403);
+    }
+
+    #[test]
+    fn a_401_carries_www_authenticate_bearer() {
+        let r = ApiError::Unauthorized("Not authenticated".into()).into_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    }
+
+    #[test]
+    fn validation_errors_use_fastapis_list_shape() {
+        let r = ApiError::field("body", "email", "missing", "Field required").into_response();
+        assert_eq!(r.status(), 422);
+        assert_eq!(
+            body_json(&r),
+            json!({"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]})
+        );
+    }
+
+    #[test]
+    fn internal_and_unavailable_errors_never_leak_their_source() {
+        let r = ApiError::internal("dynamodb said: secret table layout").into_response();
+        assert_eq!(r.status(), 500);
+        assert_eq!(body_json(&r), json!({"detail": "Internal Server Error"}));
+        let r = ApiError::Unavailable("throttled by table xyz".into()).into_response();
+        assert_eq!(r.status(), 503);
+        assert_eq!(body_json(&r), json!({"detail": "Service Unavailable"}));
+    }
+}

@@ -1,0 +1,22 @@
+//! What two or more functions of the Posts API need.
+//!
+//! - [`config`]: settings read once from the environment, failing fast with the variable's name.
+//! - [`error`]: the one [`ApiError`](error::ApiError) and its one mapping to status + JSON `detail`.
+//! - [`http`]: request parsing at the edge (bodies, path ids, the caller) and the Lambda entry point.
+//! - [`validate`]: FastAPI-shaped (422) validation of JSON bodies, field by field.
+//! - [`models`]: request and response types, kept apart from the storage items in [`store`].
+//! - [`auth`]: JWT issue/verify (HS256 only) and bcrypt hashing off the async executor.
+//! - [`store`]: the DynamoDB store; its key design is in `docs/data-model.md`.
+//! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod models;
+pub mod store;
+pub mod time;
+pub mod validate;
+
+pub use error::{ApiError, FieldError};

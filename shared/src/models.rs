@@ -1,0 +1,389 @@
+//! Request and response types of the API, kept apart from the storage items in
+//! [`crate::store`]: a request type has no `id`/`owner_id`/`votes` for a client to set, and a
+//! response type has no password hash to leak.
+
+use crate::error::{ApiError, FieldError};
+use crate::ids::MAX_ID;
+use crate::store::{Post, User};
+use crate::validate::{JsonFields, check_password, normalize_email};
+use serde::Serialize;
+
+/// Longest post title, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Largest post content, in characters (64 KiB; a post item stays far below DynamoDB's 400 KB).
+pub const MAX_CONTENT_CHARS: usize = 64 * 1024;
+
+/// `POST /users` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Normalised e-mail (domain lower-cased).
+    pub email: String,
+    /// The password as typed (8 characters to 72 bytes).
+    pub password: String,
+}
+
+impl NewUser {
+    /// Validates a sign-up body.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let mut f = JsonFields::parse(body)?;
+        let email = f
+            .string("email")
+            .and_then(|raw| match normalize_email(&raw) {
+                Ok(e) => Some(e),
+                Err(reason) => {
+                    f.error(
+                        "email",
+                        "value_error",
+                        format!("value is not a valid email address: {reason}"),
+                    );
+                    None
+                }
+            });
+        let password = f.string("password").and_then(|p| match check_password(&p) {
+            Ok(()) => Some(p),
+            Err((kind, msg)) => {
+                f.error("password", kind, msg);
+                None
+            }
+        });
+        f.finish()?;
+        match (email, password) {
+            (Some(email), Some(password)) => Ok(Self { email, password }),
+            _ => Err(ApiError::internal("validated sign-up body lost a field")),
+        }
+    }
+}
+
+/// `POST /login` form (OAuth2 password flow): `username` is the e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginForm {
+    /// The e-mail, normalised like sign-up e-mails when it is a valid address.
+    pub username: String,
+    /// The password as typed.
+    pub password: String,
+}
+
+impl LoginForm {
+    /// Parses an `application/x-www-form-urlencoded` body. Missing `username` or `password`,
+    /// or a `grant_type` other than `password`, is a 422.
+    pub fn from_form(body: &[u8]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        let mut errors = Vec::new();
+        let username = get("username");
+        let password = get("password");
+        if username.is_none() {
+            errors.push(FieldError::new(
+                "body",
+                "username",
+                "missing",
+                "Field required",
+            ));
+        }
+        if password.is_none() {
+            errors.push(FieldError::new(
+                "body",
+                "password",
+                "missing",
+                "Field required",
+            ));
+        }
+        if let Some(g) = get("grant_type")
+            && g != "password"
+        {
+            errors.push(FieldError::new(
+                "body",
+                "grant_type",
+                "string_pattern_mismatch",
+                "String should match pattern '^password$'",
+            ));
+        }
+        match (username, password) {
+            (Some(username), Some(password)) if errors.is_empty() => Ok(Self {
+                // An address that is not valid cannot belong to an account; keep it as typed
+                // and let the lookup fail like any unknown e-mail (same 403, same time).
+                username: normalize_email(&username).unwrap_or(username),
+                password,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// `POST /posts` and `PUT /posts/{id}` body: a whole post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    /// At most 300 characters.
+    pub title: String,
+    /// At most 64 KiB.
+    pub content: String,
+    /// Defaults to `true`.
+    pub published: bool,
+}
+
+impl NewPost {
+    /// Validates a create/replace body.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let mut f = JsonFields::parse(body)?;
+        let title = f.string("title");
+        let title = f.length("title", title, MAX_TITLE_CHARS);
+        let content = f.string("content");
+        let content = f.length("content", content, MAX_CONTENT_CHARS);
+        let published = f.opt_bool("published");
+        f.finish()?;
+        match (title, content, published) {
+            (Some(title), Some(content), None | Some(Some(_))) => Ok(Self {
+                title,
+                content,
+                published: published.flatten().unwrap_or(true),
+            }),
+            _ => Err(ApiError::internal("validated post body lost a field")),
+        }
+    }
+}
+
+/// `PATCH /posts/{id}` body: any subset of the fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostPatch {
+    /// New title, if given.
+    pub title: Option<String>,
+    /// New content, if given.
+    pub content: Option<String>,
+    /// New published flag, if given.
+    pub published: Option<bool>,
+}
+
+impl PostPatch {
+    /// Validates a patch body (each given field is checked as for [`NewPost`]).
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let mut f = JsonFields::parse(body)?;
+        let title = f
+            .opt_string("title")
+            .map(|t| f.length("title", t, MAX_TITLE_CHARS));
+        let content = f
+            .opt_string("content")
+            .map(|c| f.length("content", c, MAX_CONTENT_CHARS));
+        let published = f.opt_bool("published");
+        f.finish()?;
+        Ok(Self {
+            title: title.flatten(),
+            content: content.flatten(),
+            published: published.flatten(),
+        })
+    }
+
+    /// True when the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.content.is_none() && self.published.is_none()
+    }
+}
+
+/// Direction of a vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteDir {
+    /// `dir = 0`: remove my vote.
+    Remove,
+    /// `dir = 1`: add my vote.
+    Add,
+}
+
+/// `POST /vote` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteRequest {
+    /// The post voted on.
+    pub post_id: u64,
+    /// Add or remove.
+    pub dir: VoteDir,
+}
+
+impl VoteRequest {
+    /// Validates a vote body: `post_id` a positive integer, `dir` exactly 0 or 1.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let mut f = JsonFields::parse(body)?;
+        let post_id = f.int("post_id").and_then(|n| match u64::try_from(n) {
+            Ok(id) if (1..=MAX_ID).contains(&id) => Some(id),
+            _ => {
+                f.error("post_id", "greater_than", "Input should be greater than 0");
+                None
+            }
+        });
+        let dir = f.int("dir").and_then(|d| match d {
+            0 => Some(VoteDir::Remove),
+            1 => Some(VoteDir::Add),
+            _ => {
+                f.error("dir", "literal_error", "Input should be 0 or 1");
+                None
+            }
+        });
+        f.finish()?;
+        match (post_id, dir) {
+            (Some(post_id), Some(dir)) => Ok(Self { post_id, dir }),
+            _ => Err(ApiError::internal("validated vote body lost a field")),
+        }
+    }
+}
+
+/// A user as the API shows it: never a password or hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserOut {
+    /// Server-assigned id.
+    pub id: u64,
+    /// E-mail as stored.
+    pub email: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            created_at: u.created_at.clone(),
+        }
+    }
+}
+
+/// A post as the API shows it (`Post` in the contract; no `votes` key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostJson {
+    /// Title.
+    pub title: String,
+    /// Content.
+    pub content: String,
+    /// Published flag.
+    pub published: bool,
+    /// Server-assigned id.
+    pub id: u64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// The owner's id.
+    pub owner_id: u64,
+    /// The owner, carried on the post item so no read per post is needed.
+    pub owner: UserOut,
+}
+
+impl From<&Post> for PostJson {
+    fn from(p: &Post) -> Self {
+        Self {
+            title: p.title.clone(),
+            content: p.content.clone(),
+            published: p.published,
+            id: p.id,
+            created_at: p.created_at.clone(),
+            owner_id: p.owner.id,
+            owner: UserOut::from(&p.owner),
+        }
+    }
+}
+
+/// `PostOut` in the contract: `{"Post": {...}, "votes": n}` (capital P, as the original).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostOut {
+    /// The post.
+    #[serde(rename = "Post")]
+    pub post: PostJson,
+    /// Number of votes.
+    pub votes: u64,
+}
+
+impl From<&Post> for PostOut {
+    fn from(p: &Post) -> Self {
+        Self {
+            post: PostJson::from(p),
+            votes: p.votes,
+        }
+    }
+}
+
+/// `POST /login` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Token {
+    /// The JWT.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+}
+
+/// `{"message": ...}` answers (root, vote).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// The message.
+    pub message: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_set_fields_are_ignored_on_create() {
+        let p = NewPost::from_json(
+            br#"{"title":"t","content":"c","id":5,"owner_id":9,"votes":100,"created_at":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            NewPost {
+                title: "t".into(),
+                content: "c".into(),
+                published: true
+            }
+        );
+    }
+
+    #[test]
+    fn published_null_is_a_type_error_not_a_default() {
+        assert!(NewPost::from_json(br#"{"title":"t","content":"c","published":null}"#).is_err());
+    }
+
+    #[test]
+    fn a_patch_with_no_fields_is_empty_and_valid() {
+        assert!(PostPatch::from_json(b"{}").unwrap().is_empty());
+        assert!(PostPatch::from_json(br#"{"title": 1}"#).is_err());
+    }
+
+    #[test]
+    fn vote_dir_must_be_0_or_1() {
+        for bad in [
+            br#"{"post_id":1,"dir":2}"#.as_slice(),
+            br#"{"post_id":1,"dir":-1}"#,
+            br#"{"post_id":0,"dir":1}"#,
+            br#"{"post_id":"1","dir":1}"#,
+        ] {
+            assert!(VoteRequest::from_json(bad).is_err());
+        }
+        assert_eq!(
+            VoteRequest::from_json(br#"{"post_id":7,"dir":0}"#).unwrap(),
+            VoteRequest {
+                post_id: 7,
+                dir: VoteDir::Remove
+            }
+        );
+    }
+
+    #[test]
+    fn the_login_form_normalises_the_domain_and_checks_grant_type() {
+        let f =
+            LoginForm::from_form(b"username=Bob%40Example.COM&password=p%26ss&grant_type=password")
+                .unwrap();
+        assert_eq!(f.username, "Bob@example.com");
+        assert_eq!(f.password, "p&ss");
+        assert!(LoginForm::from_form(b"username=a%40b.co&password=x&grant_type=client").is_err());
+        assert!(LoginForm::from_form(b"password=x").is_err());
+        assert!(LoginForm::from_form(br#"{"username":"a@b.co","password":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn sign_up_reports_both_fields() {
+        match NewUser::from_json(br#"{"email":"nope","password":"short"}"#) {
+            Err(ApiError::Validation(errs)) => assert_eq!(errs.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}
