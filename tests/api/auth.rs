@@ -1,0 +1,341 @@
+//! Authentication: who gets a 401, with which detail, and before what.
+
+use api_tests::*;
+
+const NOT_AUTHENTICATED: &str = "Not authenticated";
+const BAD_CREDENTIALS: &str = "Could not validate credentials";
+
+/// Every protected route, with a body that would be valid.
+fn protected_routes() -> Vec<(&'static str, String, Option<Value>)> {
+    let id = missing_id();
+    vec![
+        ("GET", "/posts".into(), None),
+        (
+            "POST",
+            "/posts".into(),
+            Some(json!({"title": "t", "content": "c"})),
+        ),
+        ("GET", format!("/posts/{id}"), None),
+        (
+            "PUT",
+            format!("/posts/{id}"),
+            Some(json!({"title": "t", "content": "c"})),
+        ),
+        ("PATCH", format!("/posts/{id}"), Some(json!({"title": "t"}))),
+        ("DELETE", format!("/posts/{id}"), None),
+        (
+            "POST",
+            "/vote".into(),
+            Some(json!({"post_id": id, "dir": 1})),
+        ),
+    ]
+}
+
+/// Sends `method path` with this exact Authorization header (or none).
+async fn with_header(
+    api: &Api,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<&Value>,
+) -> Resp {
+    let mut request = api.request(method, path);
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    api.send(request).await
+}
+
+#[tokio::test]
+async fn every_protected_route_without_a_header_is_401_not_authenticated() {
+    let api = api().await;
+    for (method, path, body) in protected_routes() {
+        with_header(&api, method, &path, None, body.as_ref())
+            .await
+            .expect_401(NOT_AUTHENTICATED);
+    }
+}
+
+#[tokio::test]
+async fn a_header_that_is_not_bearer_is_401_not_authenticated() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let headers = [
+        "Basic dXNlcjpwYXNzd29yZA==".to_owned(),
+        format!("Token {}", user.token),
+        // The bare token, without a scheme.
+        user.token.clone(),
+    ];
+    for header in &headers {
+        with_header(&api, "GET", "/posts", Some(header), None)
+            .await
+            .expect_401(NOT_AUTHENTICATED);
+    }
+}
+
+#[tokio::test]
+async fn every_protected_route_with_a_bad_token_is_401_could_not_validate_credentials() {
+    let api = api().await;
+    for (method, path, body) in protected_routes() {
+        with_header(&api, method, &path, Some("Bearer garbage"), body.as_ref())
+            .await
+            .expect_401(BAD_CREDENTIALS);
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let api = api().await;
+    let user = api.new_user().await;
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        with_header(
+            &api,
+            "GET",
+            "/posts",
+            Some(&format!("{scheme} {}", user.token)),
+            None,
+        )
+        .await
+        .expect(200);
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_token_is_401() {
+    let api = api().await;
+    for token in ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30", "x.y"] {
+        api.get("/posts", Some(token))
+            .await
+            .expect_401(BAD_CREDENTIALS);
+    }
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_key_is_401() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let token = sign_token(
+        Algorithm::HS256,
+        b"some-other-key-that-is-long-enough-0123456789",
+        &claims_for(user.id),
+    );
+    api.get("/posts", Some(&token))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn a_token_whose_claims_were_changed_after_signing_is_401() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let victim = api.new_user().await;
+    // Keep the header and the signature, swap in claims naming another user.
+    let parts: Vec<&str> = user.token.split('.').collect();
+    let mut claims = token_claims(&user.token);
+    claims["user_id"] = json!(victim.id);
+    claims["sub"] = json!(victim.id.to_string());
+    let forged_claims = unsigned_token(&claims);
+    let forged_payload = forged_claims.split('.').nth(1).unwrap();
+    let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    api.get("/posts", Some(&forged))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn an_unsigned_alg_none_token_is_401() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let token = unsigned_token(&claims_for(user.id));
+    api.get("/posts", Some(&token))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+    // With a stray signature part too.
+    api.get("/posts", Some(&format!("{token}c2ln")))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn a_minted_token_for_a_real_user_is_accepted() {
+    let Some(_) = secret_or_skip("a_minted_token_for_a_real_user_is_accepted") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    let token = mint_token(&claims_for(user.id)).unwrap();
+    api.get("/posts", Some(&token)).await.expect(200);
+}
+
+#[tokio::test]
+async fn an_hs512_token_signed_with_the_right_key_is_401() {
+    let Some(secret) = secret_or_skip("an_hs512_token_signed_with_the_right_key_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    for algorithm in [Algorithm::HS512, Algorithm::HS384] {
+        let token = sign_token(algorithm, secret.as_bytes(), &claims_for(user.id));
+        api.get("/posts", Some(&token))
+            .await
+            .expect_401(BAD_CREDENTIALS);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_401() {
+    let Some(_) = secret_or_skip("an_expired_token_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    let now = now();
+    let long_ago = json!({"user_id": user.id, "sub": user.id.to_string(), "iat": now - 7200, "exp": now - 3600});
+    api.get("/posts", Some(&mint_token(&long_ago).unwrap()))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn a_token_expired_30_seconds_ago_is_401_as_leeway_is_a_few_seconds_at_most() {
+    let Some(_) = secret_or_skip("a_token_expired_30_seconds_ago_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    let now = now();
+    let just_expired =
+        json!({"user_id": user.id, "sub": user.id.to_string(), "iat": now - 900, "exp": now - 30});
+    api.get("/posts", Some(&mint_token(&just_expired).unwrap()))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn a_token_without_user_id_is_401() {
+    let Some(_) = secret_or_skip("a_token_without_user_id_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    let now = now();
+    let claims = json!({"sub": user.id.to_string(), "iat": now, "exp": now + 900});
+    api.get("/posts", Some(&mint_token(&claims).unwrap()))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn a_token_that_never_expires_is_401() {
+    let Some(_) = secret_or_skip("a_token_that_never_expires_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    let claims = json!({"user_id": user.id, "sub": user.id.to_string(), "iat": now()});
+    api.get("/posts", Some(&mint_token(&claims).unwrap()))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn a_valid_token_for_a_user_that_does_not_exist_is_401() {
+    let Some(_) = secret_or_skip("a_valid_token_for_a_user_that_does_not_exist_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let token = mint_token(&claims_for(missing_id())).unwrap();
+    api.get("/posts", Some(&token))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+    api.json(
+        "POST",
+        "/posts",
+        Some(&token),
+        json!({"title": "t", "content": "c"}),
+    )
+    .await
+    .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn authentication_comes_before_validation() {
+    let api = api().await;
+    // Bodies, queries and paths that would be 422 for a signed-in user.
+    let cases: [(&str, &str, Option<Value>); 5] = [
+        ("POST", "/posts", Some(json!({"title": 123}))),
+        ("POST", "/vote", Some(json!({"post_id": "x", "dir": 7}))),
+        ("GET", "/posts?limit=1000&skip=-4", None),
+        ("GET", "/posts/abc", None),
+        ("PATCH", "/posts/0", Some(json!({"published": "maybe"}))),
+    ];
+    for (method, path, body) in &cases {
+        with_header(&api, method, path, None, body.as_ref())
+            .await
+            .expect_401(NOT_AUTHENTICATED);
+        with_header(&api, method, path, Some("Bearer garbage"), body.as_ref())
+            .await
+            .expect_401(BAD_CREDENTIALS);
+    }
+    // A malformed JSON body too.
+    let resp = api
+        .call(
+            "POST",
+            "/posts",
+            None,
+            Body::Raw("{not json".into(), "application/json"),
+        )
+        .await;
+    resp.expect_401(NOT_AUTHENTICATED);
+}
+
+#[tokio::test]
+async fn authentication_comes_before_404_and_403() {
+    let api = api().await;
+    let owner = api.new_user().await;
+    let post = id_of(&api.new_post(&owner, "guarded").await);
+    let missing = missing_id();
+    // 404 would be the answer for a signed-in user...
+    api.get(&format!("/posts/{missing}"), None)
+        .await
+        .expect_401(NOT_AUTHENTICATED);
+    api.call(
+        "DELETE",
+        &format!("/posts/{missing}"),
+        Some("garbage"),
+        Body::None,
+    )
+    .await
+    .expect_401(BAD_CREDENTIALS);
+    api.json("POST", "/vote", None, json!({"post_id": missing, "dir": 0}))
+        .await
+        .expect_401(NOT_AUTHENTICATED);
+    // ...and 403 for a signed-in stranger.
+    api.json(
+        "PUT",
+        &format!("/posts/{post}"),
+        Some("garbage"),
+        json!({"title": "t", "content": "c"}),
+    )
+    .await
+    .expect_401(BAD_CREDENTIALS);
+    api.call("DELETE", &format!("/posts/{post}"), None, Body::None)
+        .await
+        .expect_401(NOT_AUTHENTICATED);
+    api.get_post(&owner.token, post).await.expect(200);
+}
+
+#[tokio::test]
+async fn public_routes_need_no_token() {
+    let api = api().await;
+    api.get("/", None).await.expect(200);
+    let email = unique_email();
+    let user = api.signup(&email, "s3cret-password").await.expect(201);
+    api.get(&format!("/users/{}", id_of(&user)), None)
+        .await
+        .expect(200);
+    api.login(&email, "s3cret-password").await.expect(200);
+}

@@ -1,0 +1,395 @@
+//! The sample events in `events/` (the ones `sam local invoke XFunction -e events/x.json`
+//! takes), run through their real binaries via the local gateway's Lambda invoke API.
+//!
+//! The events are static files, so the test is built around what they can know in advance:
+//! `create_user` and `login` share credentials (the table is new for each test process), the
+//! events with an `{id}` name an id that never exists (2^53 - 1) and get the contract's 404s,
+//! and copies of `get_user` / `get_post` with the ids just created must answer 200.
+
+use std::collections::BTreeMap;
+
+use api_tests::*;
+use base64::Engine as _;
+
+/// The route each function serves (method, API Gateway resource), as in template.yaml.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("root", "GET", "/"),
+    ("create_user", "POST", "/users"),
+    ("get_user", "GET", "/users/{id}"),
+    ("login", "POST", "/login"),
+    ("list_posts", "GET", "/posts"),
+    ("create_post", "POST", "/posts"),
+    ("get_post", "GET", "/posts/{id}"),
+    ("update_post", "PUT", "/posts/{id}"),
+    ("patch_post", "PATCH", "/posts/{id}"),
+    ("delete_post", "DELETE", "/posts/{id}"),
+    ("vote", "POST", "/vote"),
+];
+
+/// The id the `{id}` events use: the largest the contract allows, never assigned.
+const MISSING: u64 = MAX_ID;
+
+/// Reads every file in `events/`, failing on a file that is not named after a function and
+/// on a function without an event.
+fn load_events() -> BTreeMap<String, Value> {
+    let dir = events_dir();
+    let mut events = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {dir:?}: {e}")) {
+        let path = entry.expect("a directory entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a UTF-8 file name")
+            .to_owned();
+        let Some(binary) = name.strip_suffix(".json") else {
+            panic!("events/{name}: only <function>.json files belong in events/");
+        };
+        assert!(
+            FUNCTIONS.iter().any(|(bin, _)| *bin == binary),
+            "events/{name} is not named after a function; known: {:?}",
+            FUNCTIONS.iter().map(|(bin, _)| *bin).collect::<Vec<_>>()
+        );
+        let text = std::fs::read_to_string(&path).expect("readable event");
+        let event: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"));
+        events.insert(binary.to_owned(), event);
+    }
+    for (binary, _) in FUNCTIONS {
+        assert!(
+            events.contains_key(*binary),
+            "events/{binary}.json is missing"
+        );
+    }
+    events
+}
+
+/// An answer of the Lambda invoke API.
+struct Invocation {
+    /// `X-Amz-Function-Error`, when the function failed.
+    function_error: Option<String>,
+    /// The function's JSON payload (or `{errorType, errorMessage}`).
+    payload: Value,
+}
+
+async fn invoke(
+    client: &reqwest::Client,
+    lambda_url: &str,
+    function: &str,
+    event: &Value,
+) -> Invocation {
+    let url = format!("{lambda_url}/2015-03-31/functions/{function}/invocations");
+    let response = client
+        .post(&url)
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = response.status().as_u16();
+    let function_error = response
+        .headers()
+        .get("x-amz-function-error")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = response.text().await.expect("invoke answer body");
+    assert_eq!(status, 200, "POST {url} answered {status}: {text}");
+    let payload = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{function}: payload is not JSON ({e}): {text}"));
+    Invocation {
+        function_error,
+        payload,
+    }
+}
+
+/// A proxy function's answer: status and JSON body (`Null` when empty).
+struct ProxyAnswer {
+    status: u16,
+    body: Value,
+    headers: Value,
+}
+
+#[track_caller]
+fn proxy_answer(function: &str, invocation: Invocation) -> ProxyAnswer {
+    assert!(
+        invocation.function_error.is_none(),
+        "{function} failed: {:?} {}",
+        invocation.function_error,
+        invocation.payload
+    );
+    let payload = invocation.payload;
+    let status = payload["statusCode"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{function}: no statusCode in {payload}"))
+        as u16;
+    let raw = payload["body"].as_str().unwrap_or_default();
+    let text = if payload["isBase64Encoded"] == json!(true) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap_or_else(|e| panic!("{function}: body is not base64 ({e})"));
+        String::from_utf8(bytes).expect("a UTF-8 body")
+    } else {
+        raw.to_owned()
+    };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{function}: body is not JSON ({e}): {text}"))
+    };
+    let mut headers = payload["headers"].clone();
+    if let Some(multi) = payload["multiValueHeaders"].as_object() {
+        for (name, values) in multi {
+            if headers.get(name).is_none() {
+                headers[name] = values[0].clone();
+            }
+        }
+    }
+    ProxyAnswer {
+        status,
+        body,
+        headers,
+    }
+}
+
+impl ProxyAnswer {
+    #[track_caller]
+    fn expect(&self, function: &str, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "{function}: expected {status}, got {} with {}",
+            self.status, self.body
+        );
+        let allow_origin = self.headers.as_object().and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("access-control-allow-origin"))
+        });
+        assert!(
+            allow_origin.is_some(),
+            "{function}: the answer lacks Access-Control-Allow-Origin: {}",
+            self.headers
+        );
+        &self.body
+    }
+
+    #[track_caller]
+    fn expect_detail(&self, function: &str, status: u16, detail: &str) {
+        let body = self.expect(function, status);
+        assert_eq!(body, &json!({ "detail": detail }), "{function}");
+    }
+}
+
+/// The event of `binary` with another `{id}` path parameter.
+fn with_id(event: &Value, id: u64) -> Value {
+    let mut event = event.clone();
+    let resource = event["resource"].as_str().unwrap_or_default().to_owned();
+    let path = resource.replace("{id}", &id.to_string());
+    event["path"] = json!(path);
+    event["pathParameters"] = json!({ "id": id.to_string() });
+    event["requestContext"]["path"] = json!(format!("/Prod{path}"));
+    event
+}
+
+/// The policy document's single statement's effect, for an authorizer answer.
+fn policy_effect(payload: &Value) -> Option<&str> {
+    payload["policyDocument"]["Statement"][0]["Effect"].as_str()
+}
+
+#[tokio::test]
+async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
+    let events = load_events();
+    for (binary, method, resource) in ROUTES {
+        let event = &events[*binary];
+        assert_eq!(event["httpMethod"], json!(method), "events/{binary}.json");
+        assert_eq!(event["resource"], json!(resource), "events/{binary}.json");
+        assert_eq!(event["requestContext"]["httpMethod"], json!(method));
+        assert_eq!(event["requestContext"]["resourcePath"], json!(resource));
+        for key in [
+            "path",
+            "headers",
+            "multiValueHeaders",
+            "requestContext",
+            "isBase64Encoded",
+        ] {
+            assert!(event.get(key).is_some(), "events/{binary}.json lacks {key}");
+        }
+        let protected = resource.starts_with("/posts") || *resource == "/vote";
+        let authorizer = &event["requestContext"]["authorizer"];
+        if protected {
+            for key in ["principalId", "user_id", "email", "created_at"] {
+                assert!(
+                    authorizer[key].is_string(),
+                    "events/{binary}.json: requestContext.authorizer.{key} must be a string"
+                );
+            }
+        }
+        if resource.contains("{id}") {
+            assert!(
+                event["pathParameters"]["id"].is_string(),
+                "events/{binary}.json"
+            );
+        }
+    }
+    let authorizer = &events["authorizer"];
+    assert_eq!(authorizer["type"], json!("TOKEN"));
+    assert!(
+        authorizer["authorizationToken"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Bearer ")),
+        "events/authorizer.json: {authorizer}"
+    );
+    let token = authorizer["authorizationToken"].as_str().unwrap()["Bearer ".len()..].to_owned();
+    let exp = token_claims(&token)["exp"].as_i64().expect("exp");
+    assert!(exp < now(), "the sample token must already be expired");
+    assert!(
+        authorizer["methodArn"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:aws:execute-api:"))
+    );
+}
+
+#[tokio::test]
+async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() {
+    if !is_local() {
+        println!("SKIPPED sample events: the Lambda invoke API exists only with the local gateway");
+        return;
+    }
+    let api = api().await;
+    let lambda = lambda_invoke_url().unwrap_or_else(|| {
+        panic!(
+            "the local gateway did not print `Lambda invoke API listening on ...` (log: {:?})",
+            gateway_log()
+        )
+    });
+    let events = load_events();
+    let client = &api.client;
+    let logical_id = |binary: &str| {
+        FUNCTIONS
+            .iter()
+            .find(|(bin, _)| *bin == binary)
+            .map(|(_, id)| *id)
+            .expect("a known function")
+    };
+    let run = |binary: &'static str, event: Value| async move {
+        proxy_answer(
+            binary,
+            invoke(client, lambda, logical_id(binary), &event).await,
+        )
+    };
+
+    // Public routes: sign up, then log in with the same credentials.
+    let user = run("create_user", events["create_user"].clone()).await;
+    let user = user.expect("create_user", 201).clone();
+    assert_eq!(keys(&user), ["created_at", "email", "id"]);
+    assert_eq!(user["email"], json!("sam.local@example.com"));
+    let user_id = id_of(&user);
+
+    let login = run("login", events["login"].clone()).await;
+    let login = login.expect("login", 200);
+    assert_eq!(login["token_type"], json!("bearer"));
+    let token = login["access_token"].as_str().expect("a token");
+    assert_eq!(token_claims(token)["user_id"], json!(user_id));
+
+    let root = run("root", events["root"].clone()).await;
+    assert!(root.expect("root", 200)["message"].is_string());
+
+    // The gateway also knows the functions by binary name.
+    let by_name = invoke(client, lambda, "root", &events["root"]).await;
+    proxy_answer("root", by_name).expect("root", 200);
+
+    run("get_user", events["get_user"].clone())
+        .await
+        .expect_detail(
+            "get_user",
+            404,
+            &format!("User with id: {MISSING} does not exist"),
+        );
+    let found = run("get_user", with_id(&events["get_user"], user_id)).await;
+    assert_eq!(found.expect("get_user", 200), &user);
+
+    // Protected routes: the caller comes from requestContext.authorizer (user 1).
+    let caller = &events["create_post"]["requestContext"]["authorizer"];
+    let post = run("create_post", events["create_post"].clone()).await;
+    let post = post.expect("create_post", 201).clone();
+    assert_eq!(post["title"], json!("Hello from sam local"));
+    assert_eq!(
+        post["owner_id"].to_string(),
+        caller["user_id"].as_str().unwrap()
+    );
+    assert_eq!(post["owner"]["email"], caller["email"]);
+    let post_id = id_of(&post);
+
+    let list = run("list_posts", events["list_posts"].clone()).await;
+    assert!(list.expect("list_posts", 200).is_array());
+
+    run("get_post", events["get_post"].clone())
+        .await
+        .expect_detail(
+            "get_post",
+            404,
+            &format!("post with id: {MISSING} was not found"),
+        );
+    let found = run("get_post", with_id(&events["get_post"], post_id)).await;
+    assert_eq!(found.expect("get_post", 200)["Post"], post);
+
+    let does_not_exist = format!("post with id: {MISSING} does not exist");
+    for binary in ["update_post", "patch_post", "delete_post"] {
+        run(binary, events[binary].clone())
+            .await
+            .expect_detail(binary, 404, &does_not_exist);
+    }
+    run("vote", events["vote"].clone()).await.expect_detail(
+        "vote",
+        404,
+        &format!("Post with id: {MISSING} does not exist"),
+    );
+
+    // The authorizer: the sample's expired token is refused (a Deny policy or "Unauthorized").
+    let refused = invoke(
+        client,
+        lambda,
+        logical_id("authorizer"),
+        &events["authorizer"],
+    )
+    .await;
+    match &refused.function_error {
+        Some(_) => assert_eq!(
+            refused.payload["errorMessage"],
+            json!("Unauthorized"),
+            "authorizer error: {}",
+            refused.payload
+        ),
+        None => assert_eq!(
+            policy_effect(&refused.payload),
+            Some("Deny"),
+            "an expired token must be denied: {}",
+            refused.payload
+        ),
+    }
+
+    // A fresh token for the user just signed up is allowed, with the caller in the context.
+    let secret_token = mint_token(&claims_for(user_id)).expect("local runs know the secret");
+    let mut fresh = events["authorizer"].clone();
+    fresh["authorizationToken"] = json!(format!("Bearer {secret_token}"));
+    let allowed = invoke(client, lambda, logical_id("authorizer"), &fresh).await;
+    assert!(
+        allowed.function_error.is_none(),
+        "authorizer failed for a valid token: {}",
+        allowed.payload
+    );
+    assert_eq!(
+        policy_effect(&allowed.payload),
+        Some("Allow"),
+        "{}",
+        allowed.payload
+    );
+    let context = &allowed.payload["context"];
+    let context_user = match &context["user_id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    assert_eq!(context_user, user_id.to_string(), "context: {context}");
+    assert_eq!(
+        context["email"],
+        json!("sam.local@example.com"),
+        "context: {context}"
+    );
+}

@@ -1,0 +1,207 @@
+//! `POST /login`: the OAuth2 password-flow form.
+
+use std::time::{Duration, Instant};
+
+use api_tests::*;
+
+#[tokio::test]
+async fn login_with_the_form_answers_200_with_a_bearer_token() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = api.login(&user.email, &user.password).await.expect(200);
+    assert_eq!(keys(&body), ["access_token", "token_type"], "body: {body}");
+    assert_eq!(body["token_type"], json!("bearer"));
+    let token = body["access_token"].as_str().expect("access_token string");
+    assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
+}
+
+#[tokio::test]
+async fn the_token_is_an_hs256_jwt_with_the_users_integer_id_and_an_expiry() {
+    let api = api().await;
+    let user = api.new_user().await;
+    assert_eq!(token_header(&user.token)["alg"], json!("HS256"));
+    let claims = token_claims(&user.token);
+    assert_eq!(claims["user_id"], json!(user.id), "claims: {claims}");
+    let exp = claims["exp"].as_i64().expect("exp must be an integer");
+    let now = now();
+    assert!(
+        exp > now + 30,
+        "token expires too soon: exp {exp}, now {now}"
+    );
+    assert!(
+        exp <= now + 24 * 3600 + 60,
+        "token lives too long: exp {exp}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_from_login_is_accepted_by_protected_routes() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.get("/posts", Some(&user.token)).await.expect(200);
+}
+
+#[tokio::test]
+async fn login_accepts_grant_type_password_and_the_other_oauth2_fields() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.login_form(&[
+        ("grant_type", "password"),
+        ("username", &user.email),
+        ("password", &user.password),
+        ("scope", ""),
+        ("client_id", "some-client"),
+        ("client_secret", "some-secret"),
+    ])
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn login_with_another_grant_type_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.login_form(&[
+        ("grant_type", "client_credentials"),
+        ("username", &user.email),
+        ("password", &user.password),
+    ])
+    .await
+    .expect_422(&["body", "grant_type"]);
+}
+
+#[tokio::test]
+async fn login_without_username_or_password_is_422() {
+    let api = api().await;
+    api.login_form(&[("password", "s3cret-password")])
+        .await
+        .expect_422(&["body", "username"]);
+    api.login_form(&[("username", &unique_email())])
+        .await
+        .expect_422(&["body", "password"]);
+    let empty = api.login_form(&[]).await;
+    empty.expect_422(&["body", "username"]);
+    empty.expect_422(&["body", "password"]);
+}
+
+#[tokio::test]
+async fn login_with_a_json_body_instead_of_a_form_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.json(
+        "POST",
+        "/login",
+        None,
+        json!({"username": user.email, "password": user.password}),
+    )
+    .await
+    .expect_validation_error();
+}
+
+#[tokio::test]
+async fn login_with_a_mixed_case_domain_works() {
+    let api = api().await;
+    let local = unique("mc");
+    // Signed up lower-case, logs in mixed-case...
+    api.signup(&format!("{local}@example.com"), "s3cret-password")
+        .await
+        .expect(201);
+    api.login(&format!("{local}@ExAmple.COM"), "s3cret-password")
+        .await
+        .expect(200);
+    // ...and the other way round.
+    let other = unique("mc");
+    api.signup(&format!("{other}@EXAMPLE.Com"), "s3cret-password")
+        .await
+        .expect(201);
+    api.login(&format!("{other}@example.com"), "s3cret-password")
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_403() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let unknown = api.login(&unique_email(), &user.password).await;
+    let wrong = api.login(&user.email, "not-the-password").await;
+    unknown.expect_detail(403, "Invalid Credentials");
+    wrong.expect_detail(403, "Invalid Credentials");
+    assert_eq!(unknown.json(), wrong.json());
+}
+
+#[tokio::test]
+async fn login_does_not_truncate_a_password_longer_than_72_bytes() {
+    let api = api().await;
+    let email = unique_email();
+    let password = "q".repeat(72);
+    api.signup(&email, &password).await.expect(201);
+    // bcrypt reads 72 bytes; a login that truncated silently would accept this one.
+    api.login(&email, &format!("{password}x"))
+        .await
+        .expect_detail(403, "Invalid Credentials");
+}
+
+/// How long one request takes, asserting its status.
+async fn timed(api: &Api, fields: &[(&str, &str)], status: u16) -> Duration {
+    let started = Instant::now();
+    let resp = api.login_form(fields).await;
+    let took = started.elapsed();
+    resp.expect(status);
+    took
+}
+
+/// The contract: unknown email and wrong password answer "in about the same time". A login
+/// that skipped bcrypt for unknown e-mails would tell an attacker which e-mails exist.
+///
+/// Bcrypt at cost 6 is only a few milliseconds, so comparing the two medians with each other
+/// alone would let such a regression through (the rest of the request dwarfs the hash). So the
+/// test also measures a baseline that runs the same function without a hash (a 422 for a
+/// missing password) and requires the two medians to differ by less than half of what the
+/// wrong-password login costs above that baseline (with a 2 ms floor for noise). Skipping
+/// bcrypt moves the unknown-email median by the whole hash time and fails it. The three kinds
+/// are interleaved and the test runs alone (`api_alone`) so other tests' load does not skew it.
+#[tokio::test]
+async fn unknown_email_and_wrong_password_take_about_the_same_time() {
+    let api = api_alone().await;
+    let user = api.new_user().await;
+    let unknown_email = unique_email();
+    let wrong = [
+        ("username", user.email.as_str()),
+        ("password", "wrong-password"),
+    ];
+    let unknown = [
+        ("username", unknown_email.as_str()),
+        ("password", "wrong-password"),
+    ];
+    let baseline = [("username", user.email.as_str())];
+
+    // Warm up: cold starts of the login function and connections are not what we measure.
+    for _ in 0..3 {
+        timed(&api, &wrong, 403).await;
+        timed(&api, &unknown, 403).await;
+        timed(&api, &baseline, 422).await;
+    }
+    let (mut wrong_times, mut unknown_times, mut baseline_times) = (vec![], vec![], vec![]);
+    for _ in 0..15 {
+        wrong_times.push(timed(&api, &wrong, 403).await);
+        unknown_times.push(timed(&api, &unknown, 403).await);
+        baseline_times.push(timed(&api, &baseline, 422).await);
+    }
+    let wrong = median(&mut wrong_times);
+    let unknown = median(&mut unknown_times);
+    let baseline = median(&mut baseline_times);
+    let hash_cost = wrong.saturating_sub(baseline);
+    let allowed = (hash_cost / 2).max(Duration::from_millis(2));
+    let difference = wrong.abs_diff(unknown);
+    println!(
+        "login medians: wrong password {wrong:?}, unknown email {unknown:?}, \
+         no-hash baseline {baseline:?}; difference {difference:?}, allowed {allowed:?}"
+    );
+    assert!(
+        difference < allowed,
+        "login time tells whether an e-mail exists: wrong password {wrong:?}, unknown e-mail \
+         {unknown:?} (baseline without a hash {baseline:?}); the difference {difference:?} must \
+         be below {allowed:?}"
+    );
+}

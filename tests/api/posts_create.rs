@@ -1,0 +1,228 @@
+//! `POST /posts` → 201 `Post`.
+
+use api_tests::*;
+
+use crate::users::{assert_created_at, assert_id};
+
+/// The keys of a `Post` (no `votes`).
+pub const POST_KEYS: [&str; 7] = [
+    "content",
+    "created_at",
+    "id",
+    "owner",
+    "owner_id",
+    "published",
+    "title",
+];
+
+/// Asserts `post` is a `Post` owned by `user`.
+#[track_caller]
+pub fn assert_post_of(post: &Value, user: &User) {
+    assert_eq!(keys(post), POST_KEYS, "not a Post: {post}");
+    assert_id(post);
+    assert_created_at(post);
+    assert_eq!(post["owner_id"], json!(user.id), "owner_id: {post}");
+    assert_eq!(
+        post["owner"], user.json,
+        "owner must be the owner's User: {post}"
+    );
+    assert!(post["published"].is_boolean(), "published: {post}");
+    assert!(
+        post["title"].is_string() && post["content"].is_string(),
+        "{post}"
+    );
+}
+
+#[tokio::test]
+async fn create_post_answers_201_with_the_post_and_its_owner_and_no_votes_key() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = api
+        .create_post(
+            &user.token,
+            json!({"title": "A title", "content": "Some content"}),
+        )
+        .await
+        .expect(201);
+    assert_post_of(&body, &user);
+    assert_eq!(body["title"], json!("A title"));
+    assert_eq!(body["content"], json!("Some content"));
+    assert!(
+        body.get("votes").is_none(),
+        "a created Post has no votes key: {body}"
+    );
+}
+
+#[tokio::test]
+async fn published_defaults_to_true() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = api.new_post(&user, "default published").await;
+    assert_eq!(body["published"], json!(true));
+}
+
+#[tokio::test]
+async fn published_false_is_kept() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = api
+        .create_post(
+            &user.token,
+            json!({"title": "draft", "content": "c", "published": false}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(body["published"], json!(false));
+    let stored = api.get_post(&user.token, id_of(&body)).await.expect(200);
+    assert_eq!(stored["Post"]["published"], json!(false));
+}
+
+#[tokio::test]
+async fn the_owner_is_the_caller_whatever_the_body_says() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let other = api.new_user().await;
+    let body = api
+        .create_post(
+            &user.token,
+            json!({
+                "title": "ignored fields",
+                "content": "c",
+                "id": 1,
+                "owner_id": other.id,
+                "owner": other.json,
+                "votes": 99,
+                "created_at": "2001-01-01T00:00:00+00:00",
+            }),
+        )
+        .await
+        .expect(201);
+    assert_post_of(&body, &user);
+    assert_ne!(body["id"], json!(1), "client-set id took effect: {body}");
+    assert_ne!(body["created_at"], json!("2001-01-01T00:00:00+00:00"));
+    assert!(body.get("votes").is_none());
+    let stored = api.get_post(&user.token, id_of(&body)).await.expect(200);
+    assert_eq!(
+        stored["votes"],
+        json!(0),
+        "client-set votes took effect: {stored}"
+    );
+    assert_eq!(stored["Post"]["owner_id"], json!(user.id));
+}
+
+#[tokio::test]
+async fn newer_posts_get_larger_ids() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let first = id_of(&api.new_post(&user, "first").await);
+    let second = id_of(&api.new_post(&user, "second").await);
+    assert!(
+        second > first,
+        "ids must be time-ordered: {first} then {second}"
+    );
+}
+
+#[tokio::test]
+async fn missing_title_or_content_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.create_post(&user.token, json!({"content": "c"}))
+        .await
+        .expect_422(&["body", "title"]);
+    api.create_post(&user.token, json!({"title": "t"}))
+        .await
+        .expect_422(&["body", "content"]);
+    let both = api
+        .create_post(&user.token, json!({"published": true}))
+        .await;
+    both.expect_422(&["body", "title"]);
+    both.expect_422(&["body", "content"]);
+}
+
+#[tokio::test]
+async fn a_title_of_300_characters_is_accepted() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let title = "t".repeat(300);
+    let body = api
+        .create_post(&user.token, json!({"title": title, "content": "c"}))
+        .await
+        .expect(201);
+    assert_eq!(body["title"], json!(title));
+    // Characters, not bytes: 300 two-byte characters fit too.
+    api.create_post(
+        &user.token,
+        json!({"title": "é".repeat(300), "content": "c"}),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test]
+async fn a_title_over_300_characters_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.create_post(
+        &user.token,
+        json!({"title": "t".repeat(301), "content": "c"}),
+    )
+    .await
+    .expect_422(&["body", "title"]);
+}
+
+#[tokio::test]
+async fn content_of_64_kib_is_accepted_and_one_byte_more_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let content = "c".repeat(64 * 1024);
+    let body = api
+        .create_post(&user.token, json!({"title": "big", "content": content}))
+        .await
+        .expect(201);
+    assert_eq!(body["content"].as_str().map(str::len), Some(64 * 1024));
+    api.create_post(
+        &user.token,
+        json!({"title": "too big", "content": "c".repeat(64 * 1024 + 1)}),
+    )
+    .await
+    .expect_422(&["body", "content"]);
+}
+
+#[tokio::test]
+async fn wrong_types_are_422_not_coerced() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let cases = [
+        (json!({"title": 123, "content": "c"}), "title"),
+        (json!({"title": "t", "content": ["c"]}), "content"),
+        (
+            json!({"title": "t", "content": "c", "published": "true"}),
+            "published",
+        ),
+        (
+            json!({"title": "t", "content": "c", "published": 1}),
+            "published",
+        ),
+        (json!({"title": null, "content": "c"}), "title"),
+    ];
+    for (body, field) in cases {
+        api.create_post(&user.token, body)
+            .await
+            .expect_422(&["body", field]);
+    }
+}
+
+#[tokio::test]
+async fn unicode_title_and_content_round_trip() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let title = "Ünïcødé ✓ 日本語 🦀";
+    let content = "line one\nline two \"quoted\" \\ backslash";
+    let body = api
+        .create_post(&user.token, json!({"title": title, "content": content}))
+        .await
+        .expect(201);
+    let stored = api.get_post(&user.token, id_of(&body)).await.expect(200);
+    assert_eq!(stored["Post"]["title"], json!(title));
+    assert_eq!(stored["Post"]["content"], json!(content));
+}

@@ -1,0 +1,290 @@
+//! `GET /posts` → 200 `[PostOut, ...]`: paging, search, order.
+//!
+//! Every test titles its posts with a unique tag and lists with `search=<tag>`, so other
+//! tests' posts never show up in its pages.
+
+use api_tests::*;
+
+use crate::posts_create::assert_post_of;
+
+/// Creates `n` posts titled `<tag> #<i>` (oldest first) and returns their ids.
+async fn make_posts(api: &Api, user: &User, tag: &str, n: usize) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(id_of(&api.new_post(user, &format!("{tag} #{i}")).await));
+    }
+    ids
+}
+
+/// The post ids of a list answer, in order.
+fn ids(list: &Value) -> Vec<u64> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|p| id_of(&p["Post"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn list_answers_post_out_objects_with_a_capital_p_post_and_votes() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("shape");
+    let created = api.new_post(&user, &tag).await;
+    let list = api.search(&user.token, &tag).await;
+    assert_eq!(list.len(), 1, "list: {list:?}");
+    let item = &list[0];
+    assert_eq!(keys(item), ["Post", "votes"], "not a PostOut: {item}");
+    assert_eq!(item["votes"], json!(0));
+    assert_post_of(&item["Post"], &user);
+    assert_eq!(
+        item["Post"], created,
+        "the listed Post must equal the created one"
+    );
+}
+
+#[tokio::test]
+async fn list_shows_every_users_posts_published_or_not() {
+    let api = api().await;
+    let author = api.new_user().await;
+    let reader = api.new_user().await;
+    let tag = unique("all");
+    let draft = api
+        .create_post(
+            &author.token,
+            json!({"title": format!("{tag} draft"), "content": "c", "published": false}),
+        )
+        .await
+        .expect(201);
+    let public = api.new_post(&author, &format!("{tag} public")).await;
+    let list = api.search(&reader.token, &tag).await;
+    let listed: Vec<u64> = list.iter().map(|p| id_of(&p["Post"])).collect();
+    assert!(
+        listed.contains(&id_of(&draft)),
+        "unpublished post missing: {list:?}"
+    );
+    assert!(
+        listed.contains(&id_of(&public)),
+        "published post missing: {list:?}"
+    );
+}
+
+#[tokio::test]
+async fn list_is_newest_first() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("order");
+    let mut created = make_posts(&api, &user, &tag, 4).await;
+    created.reverse();
+    let list = api.search(&user.token, &tag).await;
+    assert_eq!(ids(&Value::from(list)), created);
+}
+
+#[tokio::test]
+async fn limit_defaults_to_10_and_skip_to_0() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("default");
+    let mut created = make_posts(&api, &user, &tag, 12).await;
+    created.reverse();
+    let list = api
+        .list_posts(&user.token, &[("search", &tag)])
+        .await
+        .expect(200);
+    assert_eq!(ids(&list), created[..10].to_vec());
+}
+
+#[tokio::test]
+async fn limit_and_skip_page_through_without_overlap_or_gaps() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("pages");
+    let mut created = make_posts(&api, &user, &tag, 12).await;
+    created.reverse();
+    let mut seen = Vec::new();
+    for skip in ["0", "5", "10"] {
+        let page = api
+            .list_posts(
+                &user.token,
+                &[("search", &tag), ("limit", "5"), ("skip", skip)],
+            )
+            .await
+            .expect(200);
+        seen.extend(ids(&page));
+    }
+    assert_eq!(
+        seen, created,
+        "pages must be the newest-first list cut in pieces"
+    );
+    let past_the_end = api
+        .list_posts(
+            &user.token,
+            &[("search", &tag), ("limit", "5"), ("skip", "12")],
+        )
+        .await
+        .expect(200);
+    assert_eq!(past_the_end, json!([]));
+}
+
+#[tokio::test]
+async fn limit_0_and_limit_100_are_accepted() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("limits");
+    make_posts(&api, &user, &tag, 1).await;
+    let none = api
+        .list_posts(&user.token, &[("search", &tag), ("limit", "0")])
+        .await
+        .expect(200);
+    assert_eq!(none, json!([]));
+    let all = api
+        .list_posts(&user.token, &[("search", &tag), ("limit", "100")])
+        .await
+        .expect(200);
+    assert_eq!(ids(&all).len(), 1);
+}
+
+#[tokio::test]
+async fn limit_outside_0_to_100_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    for limit in ["101", "-1", "1000000"] {
+        api.list_posts(&user.token, &[("limit", limit)])
+            .await
+            .expect_422(&["query", "limit"]);
+    }
+}
+
+#[tokio::test]
+async fn negative_skip_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.list_posts(&user.token, &[("skip", "-1")])
+        .await
+        .expect_422(&["query", "skip"]);
+}
+
+#[tokio::test]
+async fn non_integer_limit_or_skip_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    for (name, value) in [
+        ("limit", "abc"),
+        ("limit", "1.5"),
+        ("skip", "x"),
+        ("skip", "2.0"),
+    ] {
+        api.list_posts(&user.token, &[(name, value)])
+            .await
+            .expect_422(&["query", name]);
+    }
+}
+
+#[tokio::test]
+async fn search_is_a_case_sensitive_substring_of_the_title() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("CaseTag");
+    let id = id_of(&api.new_post(&user, &format!("before {tag} after")).await);
+    // A substring in the middle of the title matches.
+    assert_eq!(ids(&Value::from(api.search(&user.token, &tag).await)), [id]);
+    let middle = &tag[2..tag.len() - 2];
+    assert!(ids(&Value::from(api.search(&user.token, middle).await)).contains(&id));
+    // Another case does not.
+    assert_eq!(
+        api.search(&user.token, &tag.to_lowercase()).await,
+        Vec::<Value>::new()
+    );
+    assert_eq!(
+        api.search(&user.token, &tag.to_uppercase()).await,
+        Vec::<Value>::new()
+    );
+}
+
+#[tokio::test]
+async fn search_looks_at_the_title_only_not_the_content() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("content");
+    api.create_post(&user.token, json!({"title": "plain title", "content": tag}))
+        .await
+        .expect(201);
+    assert_eq!(api.search(&user.token, &tag).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn search_takes_percent_and_underscore_literally() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("lit");
+    let percent = id_of(&api.new_post(&user, &format!("{tag} 50% off")).await);
+    api.new_post(&user, &format!("{tag} 50x off")).await;
+    api.new_post(&user, &format!("{tag} 50 off")).await;
+    let underscore = id_of(&api.new_post(&user, &format!("{tag} a_b")).await);
+    api.new_post(&user, &format!("{tag} axb")).await;
+    api.new_post(&user, &format!("{tag} ab")).await;
+    let found = api.search(&user.token, &format!("{tag} 50%")).await;
+    assert_eq!(
+        ids(&Value::from(found)),
+        [percent],
+        "`%` must be a plain character"
+    );
+    let found = api.search(&user.token, &format!("{tag} a_b")).await;
+    assert_eq!(
+        ids(&Value::from(found)),
+        [underscore],
+        "`_` must be a plain character"
+    );
+}
+
+#[tokio::test]
+async fn search_with_spaces_and_unicode_works() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("uni");
+    let id = id_of(
+        &api.new_post(&user, &format!("Grüße & co {tag} 🦀 end"))
+            .await,
+    );
+    let found = api.search(&user.token, &format!("& co {tag} 🦀")).await;
+    assert_eq!(ids(&Value::from(found)), [id]);
+}
+
+#[tokio::test]
+async fn list_without_search_answers_a_list_of_post_outs() {
+    let api = api().await;
+    let user = api.new_user().await;
+    api.new_post(&user, &unique("any")).await;
+    let list = api.list_posts(&user.token, &[]).await.expect(200);
+    let items = list.as_array().expect("a list");
+    assert!(
+        !items.is_empty() && items.len() <= 10,
+        "{} items",
+        items.len()
+    );
+    for item in items {
+        assert_eq!(keys(item), ["Post", "votes"], "not a PostOut: {item}");
+    }
+}
+
+#[tokio::test]
+async fn list_shows_each_posts_vote_count() {
+    let api = api().await;
+    let author = api.new_user().await;
+    let voters = [api.new_user().await, api.new_user().await];
+    let tag = unique("counted");
+    let two = id_of(&api.new_post(&author, &format!("{tag} two")).await);
+    let none = id_of(&api.new_post(&author, &format!("{tag} none")).await);
+    for voter in &voters {
+        api.vote(&voter.token, two, 1).await.expect(201);
+    }
+    let list = api.search(&author.token, &tag).await;
+    let votes_of = |id: u64| {
+        list.iter()
+            .find(|p| id_of(&p["Post"]) == id)
+            .map(|p| p["votes"].clone())
+            .unwrap_or_else(|| panic!("post {id} not listed: {list:?}"))
+    };
+    assert_eq!(votes_of(two), json!(2));
+    assert_eq!(votes_of(none), json!(0));
+}
