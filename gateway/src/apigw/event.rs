@@ -1,0 +1,303 @@
+//! The Lambda proxy integration event (REST API, payload format 1.0), shaped exactly as API
+//! Gateway sends it.
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::template::ACCOUNT_ID;
+
+/// Everything the event says about one request.
+#[derive(Debug, Clone)]
+pub struct RequestInfo<'a> {
+    /// The HTTP method, upper-case.
+    pub method: &'a str,
+    /// The request path as received (percent-encoded, no query).
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The request body.
+    pub body: &'a [u8],
+    /// The matched template path (`/posts/{id}`).
+    pub resource: &'a str,
+    /// The path parameters, decoded.
+    pub path_params: &'a [(String, String)],
+    /// The API's id (fake, stable).
+    pub api_id: &'a str,
+    /// The stage name.
+    pub stage: &'a str,
+    /// The request id (also sent back as `x-amzn-RequestId`).
+    pub request_id: &'a str,
+    /// The client's IP address.
+    pub source_ip: &'a str,
+    /// When the request arrived.
+    pub time: OffsetDateTime,
+    /// `requestContext.authorizer`, when an authorizer ran.
+    pub authorizer: Option<Map<String, Value>>,
+}
+
+/// `{name: last value}` and `{name: [values]}`, or `null`s when there are none.
+fn single_and_multi(pairs: Vec<(String, String)>) -> (Value, Value) {
+    if pairs.is_empty() {
+        return (Value::Null, Value::Null);
+    }
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for (k, v) in pairs {
+        single.insert(k.clone(), Value::String(v.clone()));
+        match multi.get_mut(&k) {
+            Some(Value::Array(a)) => a.push(Value::String(v)),
+            _ => {
+                multi.insert(k, json!([v]));
+            }
+        }
+    }
+    (Value::Object(single), Value::Object(multi))
+}
+
+/// `04/Mar/2020:19:15:17 +0000`, the format of `requestContext.requestTime`.
+pub fn request_time(t: OffsetDateTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        t.day(),
+        MONTHS[usize::from(u8::from(t.month())) - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A short stable id for a resource path (API Gateway's `resourceId` is 6 characters).
+fn resource_id(resource: &str) -> String {
+    let h = resource.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..6)
+        .map(|i| char::from(alphabet[((h >> (i * 6)) % 36) as usize]))
+        .collect()
+}
+
+/// Builds the proxy event for `req`.
+pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
+    let header_pairs: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let (headers, multi_headers) = single_and_multi(header_pairs);
+    let query_pairs: Vec<(String, String)> = req
+        .query
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (query, multi_query) = single_and_multi(query_pairs);
+    let path_params = if req.path_params.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(
+            req.path_params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    };
+    // API Gateway passes text bodies as they are; anything that is not UTF-8 is base64.
+    let (body, is_base64) = if req.body.is_empty() {
+        (Value::Null, false)
+    } else {
+        match std::str::from_utf8(req.body) {
+            Ok(s) => (Value::String(s.to_string()), false),
+            Err(_) => (
+                Value::String(base64::engine::general_purpose::STANDARD.encode(req.body)),
+                true,
+            ),
+        }
+    };
+    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let domain = header("host").unwrap_or("localhost").to_string();
+    let domain_prefix = domain.split('.').next().unwrap_or_default().to_string();
+    let epoch_ms = req.time.unix_timestamp_nanos() / 1_000_000;
+    let extended_id = crate::util::random_hex(8);
+    let mut context = json!({
+        "resourceId": resource_id(req.resource),
+        "resourcePath": req.resource,
+        "httpMethod": req.method,
+        "extendedRequestId": extended_id,
+        "requestTime": request_time(req.time),
+        "path": format!("/{}{}", req.stage, req.path),
+        "accountId": ACCOUNT_ID,
+        "protocol": "HTTP/1.1",
+        "stage": req.stage,
+        "domainPrefix": domain_prefix,
+        "requestTimeEpoch": epoch_ms as i64,
+        "requestId": req.request_id,
+        "identity": {
+            "cognitoIdentityPoolId": null,
+            "accountId": null,
+            "cognitoIdentityId": null,
+            "caller": null,
+            "sourceIp": req.source_ip,
+            "principalOrgId": null,
+            "accessKey": null,
+            "cognitoAuthenticationType": null,
+            "cognitoAuthenticationProvider": null,
+            "userArn": null,
+            "userAgent": header("user-agent"),
+            "user": null
+        },
+        "domainName": domain,
+        "apiId": req.api_id
+    });
+    if let (Some(auth), Some(ctx)) = (&req.authorizer, context.as_object_mut()) {
+        ctx.insert("authorizer".into(), Value::Object(auth.clone()));
+    }
+    json!({
+        "resource": req.resource,
+        "path": req.path,
+        "httpMethod": req.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": path_params,
+        "stageVariables": null,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": is_base64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn info<'a>(
+        headers: &'a HeaderMap,
+        params: &'a [(String, String)],
+        body: &'a [u8],
+    ) -> RequestInfo<'a> {
+        RequestInfo {
+            method: "GET",
+            path: "/posts/7",
+            query: Some("limit=5&search=a+b%21&tag=x&tag=y"),
+            headers,
+            body,
+            resource: "/posts/{id}",
+            path_params: params,
+            api_id: "1234567890",
+            stage: "Prod",
+            request_id: "req-1",
+            source_ip: "127.0.0.1",
+            time: OffsetDateTime::from_unix_timestamp(1_583_349_317).unwrap(),
+            authorizer: None,
+        }
+    }
+
+    #[test]
+    fn the_event_has_api_gateways_keys_and_values() {
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("127.0.0.1:3000"));
+        h.insert("user-agent", HeaderValue::from_static("curl/8"));
+        h.append("accept", HeaderValue::from_static("a"));
+        h.append("accept", HeaderValue::from_static("b"));
+        let params = [("id".to_string(), "7".to_string())];
+        let e = proxy_event(&info(&h, &params, b""));
+        assert_eq!(e["resource"], "/posts/{id}");
+        assert_eq!(e["path"], "/posts/7");
+        assert_eq!(e["httpMethod"], "GET");
+        assert_eq!(
+            e["headers"]["accept"], "b",
+            "the single-value map keeps the last value"
+        );
+        assert_eq!(e["multiValueHeaders"]["accept"], json!(["a", "b"]));
+        assert_eq!(
+            e["queryStringParameters"]["search"], "a b!",
+            "query values are decoded"
+        );
+        assert_eq!(e["queryStringParameters"]["tag"], "y");
+        assert_eq!(
+            e["multiValueQueryStringParameters"]["tag"],
+            json!(["x", "y"])
+        );
+        assert_eq!(e["pathParameters"], json!({"id": "7"}));
+        assert_eq!(e["stageVariables"], Value::Null);
+        assert_eq!(e["body"], Value::Null);
+        assert_eq!(e["isBase64Encoded"], false);
+        let c = &e["requestContext"];
+        assert_eq!(c["path"], "/Prod/posts/7");
+        assert_eq!(c["stage"], "Prod");
+        assert_eq!(c["resourcePath"], "/posts/{id}");
+        assert_eq!(c["requestTime"], "04/Mar/2020:19:15:17 +0000");
+        assert_eq!(c["requestTimeEpoch"], 1_583_349_317_000_i64);
+        assert_eq!(c["identity"]["sourceIp"], "127.0.0.1");
+        assert_eq!(c["identity"]["userAgent"], "curl/8");
+        assert_eq!(c["accountId"], "123456789012");
+        assert_eq!(c["domainName"], "127.0.0.1:3000");
+        assert_eq!(c["resourceId"].as_str().unwrap().len(), 6);
+        assert!(
+            c.get("authorizer").is_none(),
+            "no authorizer key when none ran"
+        );
+    }
+
+    #[test]
+    fn empty_maps_are_null_and_binary_bodies_are_base64() {
+        let h = HeaderMap::new();
+        let mut i = info(&h, &[], &[0xff, 0x00]);
+        i.query = None;
+        i.authorizer = Some(Map::from_iter([("principalId".to_string(), json!("42"))]));
+        let e = proxy_event(&i);
+        assert_eq!(e["headers"], Value::Null);
+        assert_eq!(e["multiValueHeaders"], Value::Null);
+        assert_eq!(e["queryStringParameters"], Value::Null);
+        assert_eq!(e["multiValueQueryStringParameters"], Value::Null);
+        assert_eq!(e["pathParameters"], Value::Null);
+        assert_eq!(e["body"], "/wA=");
+        assert_eq!(e["isBase64Encoded"], true);
+        assert_eq!(e["requestContext"]["authorizer"]["principalId"], "42");
+    }
+
+    #[test]
+    fn the_event_deserializes_into_aws_lambda_events_proxy_request() {
+        // The functions read the event through lambda_http, which uses these types.
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("localhost:3000"));
+        let params = [("id".to_string(), "7".to_string())];
+        let mut i = info(&h, &params, b"{\"a\":1}");
+        i.method = "POST";
+        i.authorizer = Some(Map::from_iter([
+            ("principalId".to_string(), json!("42")),
+            ("user_id".to_string(), json!("42")),
+            ("integrationLatency".to_string(), json!(3)),
+        ]));
+        let e = proxy_event(&i);
+        let req: aws_lambda_events::apigw::ApiGatewayProxyRequest =
+            serde_json::from_value(e).unwrap();
+        assert_eq!(req.http_method, "POST");
+        assert_eq!(req.path.as_deref(), Some("/posts/7"));
+        assert_eq!(req.path_parameters["id"], "7");
+        assert_eq!(req.query_string_parameters.first("limit"), Some("5"));
+        assert_eq!(req.body.as_deref(), Some("{\"a\":1}"));
+        assert_eq!(req.request_context.stage.as_deref(), Some("Prod"));
+        assert_eq!(req.request_context.authorizer.fields["user_id"], "42");
+        assert_eq!(req.headers["host"], "localhost:3000");
+    }
+}

@@ -1,0 +1,473 @@
+//! API Gateway (REST API, Lambda proxy integration) in front of the local Lambda service.
+//!
+//! Per request, like API Gateway: match the path and method against the template's `Api`
+//! events (unknown ones get `MISSING_AUTHENTICATION_TOKEN`), answer CORS preflights itself,
+//! run the route's Lambda authorizer, build the proxy event, invoke the function and turn its
+//! proxy result into the HTTP response; failures become the template's gateway responses.
+
+pub mod authorizer;
+pub mod event;
+pub mod responses;
+pub mod routing;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Response};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::runtime::{InvokeOutcome, LambdaRuntime};
+use crate::template::{ACCOUNT_ID, ApiConfig, AppConfig, AuthChoice, AuthorizerPayload};
+use crate::util::uuid_v4;
+use authorizer::{AuthDecision, decide, method_arn, token_event};
+use event::{RequestInfo, proxy_event};
+use responses::{GatewayError, preflight, proxy_result_to_response, render_gateway_error};
+use routing::{ResourcePath, best_match};
+
+/// API Gateway's payload limit for a request.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// API Gateway's integration timeout.
+const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+
+struct Api {
+    config: ApiConfig,
+    id: String,
+}
+
+struct Method {
+    method: String,
+    function: String,
+    authorizer: Option<String>,
+}
+
+struct Resource {
+    api: usize,
+    methods: Vec<Method>,
+}
+
+/// Cached authorizer answers (only for authorizers with `ReauthorizeEvery` > 0), by
+/// (API index, authorizer name, identity value). The raw answer is cached, not the decision:
+/// API Gateway evaluates the cached policy against each request's own method ARN.
+type AuthCache = Mutex<HashMap<(usize, String, String), (Instant, InvokeOutcome)>>;
+
+/// The emulated API Gateway: all APIs of the template on one listener.
+pub struct Gateway {
+    apis: Vec<Api>,
+    resources: Vec<(ResourcePath, Resource)>,
+    runtime: Arc<LambdaRuntime>,
+    region: String,
+    auth_cache: AuthCache,
+}
+
+/// A stable 10-character API id derived from the logical id (real ones look alike).
+fn api_id(logical_id: &str) -> String {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for b in logical_id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..10)
+        .map(|_| {
+            let c = char::from(alphabet[(h % 36) as usize]);
+            h /= 36;
+            c
+        })
+        .collect()
+}
+
+impl Gateway {
+    /// Builds the routing table of every `Api` event in `app`. Fails on a path served by two
+    /// APIs, a method declared twice, or an authorizer name the API does not define.
+    pub fn new(app: &AppConfig, runtime: Arc<LambdaRuntime>) -> Result<Gateway> {
+        let apis: Vec<Api> = app
+            .apis
+            .iter()
+            .map(|c| Api {
+                config: c.clone(),
+                id: api_id(&c.logical_id),
+            })
+            .collect();
+        let mut resources: Vec<(ResourcePath, Resource)> = Vec::new();
+        for f in &app.functions {
+            for e in &f.events {
+                let Some(api_index) = apis.iter().position(|a| a.config.logical_id == e.api) else {
+                    return Err(Error::config(format!(
+                        "{}: unknown API {}",
+                        f.logical_id, e.api
+                    )));
+                };
+                let api = &apis[api_index].config;
+                let authorizer = match &e.auth {
+                    AuthChoice::None => None,
+                    AuthChoice::Default => api.default_authorizer.clone(),
+                    AuthChoice::Named(n) if n == "AWS_IAM" => {
+                        eprintln!(
+                            "[gateway] {} {} uses AWS_IAM auth, which is not emulated: the route is open",
+                            e.method, e.path
+                        );
+                        None
+                    }
+                    AuthChoice::Named(n) => {
+                        if !api.authorizers.contains_key(n) {
+                            return Err(Error::config(format!(
+                                "{}: event {} {} uses authorizer {n}, which {} does not define",
+                                f.logical_id, e.method, e.path, api.logical_id
+                            )));
+                        }
+                        Some(n.clone())
+                    }
+                };
+                let method = Method {
+                    method: e.method.clone(),
+                    function: f.logical_id.clone(),
+                    authorizer,
+                };
+                match resources.iter_mut().find(|(p, _)| p.template == e.path) {
+                    Some((_, r)) if r.api != api_index => {
+                        return Err(Error::config(format!(
+                            "path {} is served by two APIs",
+                            e.path
+                        )));
+                    }
+                    Some((_, r)) => {
+                        if let Some(other) = r.methods.iter().find(|m| m.method == e.method) {
+                            return Err(Error::config(format!(
+                                "{} {} is declared by both {} and {}",
+                                e.method, e.path, other.function, f.logical_id
+                            )));
+                        }
+                        r.methods.push(method);
+                    }
+                    None => resources.push((
+                        ResourcePath::new(&e.path),
+                        Resource {
+                            api: api_index,
+                            methods: vec![method],
+                        },
+                    )),
+                }
+            }
+        }
+        Ok(Gateway {
+            apis,
+            resources,
+            runtime,
+            region: app.region.clone(),
+            auth_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The axum router that serves every request through [`Gateway::handle`]. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` (the client address is needed).
+    pub fn router(self: Arc<Self>) -> Router {
+        async fn handler(
+            State(gw): State<Arc<Gateway>>,
+            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+            req: Request,
+        ) -> Response<Body> {
+            gw.handle(req, peer).await
+        }
+        Router::new().fallback(handler).with_state(self)
+    }
+
+    /// Answers one request and logs `METHOD /path STATUS Nms` to stderr.
+    pub async fn handle(&self, req: Request, peer: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let request_id = uuid_v4();
+        let mut resp = self.route(req, peer, &request_id).await;
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert("x-amzn-requestid", v);
+        }
+        eprintln!(
+            "{method} {path} {} {}ms",
+            resp.status().as_u16(),
+            started.elapsed().as_millis()
+        );
+        resp
+    }
+
+    fn error(&self, api: Option<&Api>, err: GatewayError, request_id: &str) -> Response<Body> {
+        // Requests that match no route get the gateway responses of the first API.
+        let api = api.or(self.apis.first()).map(|a| &a.config);
+        render_gateway_error(api, &err, request_id)
+    }
+
+    async fn route(&self, req: Request, peer: SocketAddr, request_id: &str) -> Response<Body> {
+        let received = OffsetDateTime::now_utc();
+        let path = req.uri().path().to_string();
+        let method = req.method().as_str().to_ascii_uppercase();
+        let Some((resource, entry, params)) = best_match(&self.resources, &path) else {
+            return self.error(
+                None,
+                GatewayError::missing_authentication_token(),
+                request_id,
+            );
+        };
+        let api = &self.apis[entry.api];
+        let declared = entry
+            .methods
+            .iter()
+            .find(|m| m.method == method)
+            .or_else(|| entry.methods.iter().find(|m| m.method == "ANY"));
+        // `None` function: a CORS preflight, answered by the gateway's mock integration.
+        let (function, authorizer) = match (declared, &api.config.cors) {
+            (Some(m), _) => (Some(m.function.as_str()), m.authorizer.as_deref()),
+            (None, Some(_)) if method == "OPTIONS" => {
+                let auth = if api.config.authorize_preflight {
+                    api.config.default_authorizer.as_deref()
+                } else {
+                    None
+                };
+                (None, auth)
+            }
+            _ => {
+                return self.error(
+                    Some(api),
+                    GatewayError::missing_authentication_token(),
+                    request_id,
+                );
+            }
+        };
+
+        let (mut parts, body) = req.into_parts();
+        let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
+            return self.error(Some(api), GatewayError::request_too_large(), request_id);
+        };
+        add_forwarding_headers(&mut parts, peer);
+        let source_ip = peer.ip().to_string();
+        let mut info = RequestInfo {
+            method: &method,
+            path: &path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+            resource: &resource.template,
+            path_params: &params,
+            api_id: &api.id,
+            stage: &api.config.stage,
+            request_id,
+            source_ip: &source_ip,
+            time: received,
+            authorizer: None,
+        };
+
+        if let Some(name) = authorizer {
+            match self.authorize(entry.api, name, &info).await {
+                Ok(context) => info.authorizer = Some(context),
+                Err(e) => return self.error(Some(api), e, request_id),
+            }
+        }
+        let Some(function) = function else {
+            let methods: Vec<String> = entry.methods.iter().map(|m| m.method.clone()).collect();
+            return match &api.config.cors {
+                Some(cors) => preflight(cors, &methods),
+                None => self.error(
+                    Some(api),
+                    GatewayError::missing_authentication_token(),
+                    request_id,
+                ),
+            };
+        };
+
+        let event = proxy_event(&info);
+        match tokio::time::timeout(INTEGRATION_TIMEOUT, self.runtime.invoke(function, event)).await
+        {
+            Err(_) => self.error(Some(api), GatewayError::integration_timeout(), request_id),
+            Ok(Err(e)) => {
+                eprintln!("[gateway] {function}: {e}");
+                self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+            }
+            Ok(Ok(InvokeOutcome::Error(e))) => {
+                eprintln!(
+                    "[gateway] {function} failed: {}: {}",
+                    e.error_type, e.error_message
+                );
+                self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+            }
+            Ok(Ok(InvokeOutcome::Response(payload))) => match proxy_result_to_response(&payload) {
+                Ok(resp) => resp,
+                Err(why) => {
+                    eprintln!("[gateway] {function}: malformed Lambda proxy response: {why}");
+                    self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+                }
+            },
+        }
+    }
+
+    /// Runs authorizer `name` of API `api_index`: the `requestContext.authorizer` map when the
+    /// request may go on, else the gateway response to answer with.
+    async fn authorize(
+        &self,
+        api_index: usize,
+        name: &str,
+        req: &RequestInfo<'_>,
+    ) -> Result<Map<String, Value>, GatewayError> {
+        let api = &self.apis[api_index];
+        let Some(cfg) = api.config.authorizers.get(name) else {
+            return Err(GatewayError::authorizer_configuration_error());
+        };
+        // No identity, no call: API Gateway answers 401 without invoking the authorizer.
+        let Some(identity) = req
+            .headers
+            .get(cfg.identity_header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+        else {
+            return Err(GatewayError::unauthorized());
+        };
+        let arn = method_arn(
+            &self.region,
+            ACCOUNT_ID,
+            &api.id,
+            &api.config.stage,
+            req.method,
+            req.path,
+        );
+        let key = (api_index, name.to_string(), identity.to_string());
+        let cached = if cfg.ttl.is_zero() {
+            None
+        } else {
+            self.cached_answer(&key)
+        };
+        let started = Instant::now();
+        let outcome = match cached {
+            Some(outcome) => outcome,
+            None => {
+                let event = match cfg.payload {
+                    AuthorizerPayload::Token => token_event(identity, &arn),
+                    AuthorizerPayload::Request => request_authorizer_event(req, &arn),
+                };
+                match self.runtime.invoke(&cfg.function, event).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        eprintln!("[gateway] authorizer {name}: {e}");
+                        return Err(GatewayError::authorizer_failure());
+                    }
+                }
+            }
+        };
+        let latency = started.elapsed().as_millis() as u64;
+        match decide(&outcome, &arn) {
+            AuthDecision::Allow {
+                principal_id,
+                mut context,
+            } => {
+                if !cfg.ttl.is_zero()
+                    && let Ok(mut cache) = self.auth_cache.lock()
+                {
+                    cache.insert(key, (Instant::now() + cfg.ttl, outcome));
+                }
+                context.insert("principalId".into(), Value::String(principal_id));
+                context.insert("integrationLatency".into(), Value::from(latency));
+                Ok(context)
+            }
+            AuthDecision::Unauthorized => Err(GatewayError::unauthorized()),
+            AuthDecision::Denied => Err(GatewayError::access_denied()),
+            AuthDecision::ConfigurationError(why) => {
+                eprintln!("[gateway] authorizer {name}: {why}");
+                Err(GatewayError::authorizer_configuration_error())
+            }
+        }
+    }
+
+    fn cached_answer(&self, key: &(usize, String, String)) -> Option<InvokeOutcome> {
+        let mut cache = self.auth_cache.lock().ok()?;
+        match cache.get(key) {
+            Some((expires, outcome)) if *expires > Instant::now() => Some(outcome.clone()),
+            Some(_) => {
+                cache.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+/// The headers API Gateway adds before calling the integration.
+fn add_forwarding_headers(parts: &mut Parts, peer: SocketAddr) {
+    let h = &mut parts.headers;
+    let forwarded_for = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    let port = h
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|host| host.rsplit_once(':'))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_else(|| "80".into());
+    for (k, v) in [
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", "http".into()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+}
+
+/// The event of a `REQUEST` authorizer: the proxy event without the body, plus `type` and
+/// `methodArn`.
+fn request_authorizer_event(req: &RequestInfo<'_>, arn: &str) -> Value {
+    let mut event = proxy_event(req);
+    if let Some(obj) = event.as_object_mut() {
+        obj.remove("body");
+        obj.remove("isBase64Encoded");
+        obj.insert("type".into(), Value::String("REQUEST".into()));
+        obj.insert("methodArn".into(), Value::String(arn.to_string()));
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_ids_are_stable_and_look_real() {
+        let id = api_id("Api");
+        assert_eq!(id, api_id("Api"));
+        assert_eq!(id.len(), 10);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+        assert_ne!(id, api_id("OtherApi"));
+    }
+
+    #[test]
+    fn the_project_template_builds_a_routing_table() {
+        let t = crate::template::Template::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../template.yaml"
+        ))
+        .unwrap();
+        let app = t.resolve(&Default::default()).unwrap();
+        let gw = Gateway::new(&app, Arc::new(LambdaRuntime::new(vec![], "us-east-1"))).unwrap();
+        let (_, posts, _) = best_match(&gw.resources, "/posts/").unwrap();
+        let mut methods: Vec<&str> = posts.methods.iter().map(|m| m.method.as_str()).collect();
+        methods.sort_unstable();
+        assert_eq!(methods, ["GET", "POST"]);
+        assert!(
+            posts
+                .methods
+                .iter()
+                .all(|m| m.authorizer.as_deref() == Some("JwtAuthorizer"))
+        );
+        let (_, users, params) = best_match(&gw.resources, "/users/5").unwrap();
+        assert_eq!(users.methods[0].function, "GetUserFunction");
+        assert_eq!(users.methods[0].authorizer, None, "Auth.Authorizer: NONE");
+        assert_eq!(params, vec![("id".to_string(), "5".to_string())]);
+    }
+}

@@ -1,0 +1,355 @@
+//! Command-line arguments (hand-parsed: two subcommands do not justify a parser crate).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The usage text printed by `--help`.
+pub const USAGE: &str = "\
+Usage:
+  local_gateway [serve] [options]     serve the API of template.yaml on http://127.0.0.1:3000
+  local_gateway dynamodb [options]    only run DynamoDB Local in the foreground
+
+serve options:
+  --template FILE              SAM template (default: template.yaml here or in a parent folder)
+  --host HOST                  address to listen on (default 127.0.0.1)
+  --port PORT                  API port (default $PORT or 3000; 0 picks a free port)
+  --bin-dir DIR                where the function binaries are (default <project>/target/debug)
+  --dynamodb-endpoint URL      use this DynamoDB (default $DYNAMODB_ENDPOINT, else start DynamoDB Local)
+  --in-memory                  DynamoDB Local keeps no data between runs
+  --data-dir DIR               DynamoDB Local data (default <project>/.local/dynamodb-data)
+  --table-name NAME            local name of the table (default: its logical id)
+  --env-vars FILE.json         {\"Parameters\": {VAR: value}, \"<Function>\": {VAR: value}}, like sam local
+  --parameter-overrides K=V... override template parameters
+  --lambda-port PORT           also serve the Lambda Invoke API on this port
+  --max-instances N            concurrent instances per function (default 10)
+
+dynamodb options:
+  --port PORT (default 8000), --in-memory, --data-dir DIR, --template FILE
+
+Environment: JWT_SECRET (else a random one), RUST_LOG (passed to functions), AWS_REGION.";
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Run DynamoDB Local only.
+    DynamoDb(DynamoDbArgs),
+    /// Print the usage.
+    Help,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// `--template` (else searched from the current folder upwards).
+    pub template: Option<PathBuf>,
+    /// `--host`.
+    pub host: String,
+    /// `--port` or `$PORT`, default 3000.
+    pub port: u16,
+    /// `--bin-dir` (else `<project>/target/debug`).
+    pub bin_dir: Option<PathBuf>,
+    /// `--dynamodb-endpoint` or `$DYNAMODB_ENDPOINT`.
+    pub dynamodb_endpoint: Option<String>,
+    /// `--in-memory`.
+    pub in_memory: bool,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--table-name`.
+    pub table_name: Option<String>,
+    /// `--env-vars`.
+    pub env_vars: Option<PathBuf>,
+    /// `--parameter-overrides`.
+    pub parameter_overrides: Vec<(String, String)>,
+    /// `--lambda-port`.
+    pub lambda_port: Option<u16>,
+    /// `--max-instances`.
+    pub max_instances: usize,
+}
+
+/// Options of `dynamodb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoDbArgs {
+    /// `--template`: only used to find the project folder.
+    pub template: Option<PathBuf>,
+    /// `--port`, default 8000.
+    pub port: u16,
+    /// `--in-memory`.
+    pub in_memory: bool,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+fn port(flag: &str, v: &str) -> Result<u16> {
+    v.parse()
+        .map_err(|_| Error::config(format!("{flag}: {v:?} is not a port number")))
+}
+
+/// Parses the arguments after the program name; `env` reads environment variables.
+pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Command> {
+    let mut rest: &[String] = args;
+    let dynamodb = match rest.first().map(String::as_str) {
+        Some("serve") => {
+            rest = &rest[1..];
+            false
+        }
+        Some("dynamodb") => {
+            rest = &rest[1..];
+            true
+        }
+        _ => false,
+    };
+    let mut serve = ServeArgs {
+        template: None,
+        host: "127.0.0.1".into(),
+        port: match env("PORT").filter(|p| !p.is_empty()) {
+            Some(p) => port("PORT", &p)?,
+            None => 3000,
+        },
+        bin_dir: None,
+        dynamodb_endpoint: env("DYNAMODB_ENDPOINT").filter(|e| !e.is_empty()),
+        in_memory: false,
+        data_dir: None,
+        table_name: None,
+        env_vars: None,
+        parameter_overrides: Vec::new(),
+        lambda_port: None,
+        max_instances: 10,
+    };
+    let mut ddb = DynamoDbArgs {
+        template: None,
+        port: 8000,
+        in_memory: false,
+        data_dir: None,
+    };
+
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = rest[i].as_str();
+        i += 1;
+        if arg == "-h" || arg == "--help" {
+            return Ok(Command::Help);
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = || -> Result<String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            match rest.get(i) {
+                Some(v) if !v.starts_with("--") => {
+                    i += 1;
+                    Ok(v.clone())
+                }
+                _ => Err(Error::config(format!("{flag} needs a value"))),
+            }
+        };
+        match (dynamodb, flag) {
+            (_, "--template") => {
+                let v = PathBuf::from(value()?);
+                serve.template = Some(v.clone());
+                ddb.template = Some(v);
+            }
+            (_, "--in-memory") => {
+                serve.in_memory = true;
+                ddb.in_memory = true;
+            }
+            (_, "--data-dir") => {
+                let v = PathBuf::from(value()?);
+                serve.data_dir = Some(v.clone());
+                ddb.data_dir = Some(v);
+            }
+            (true, "--port") => ddb.port = port(flag, &value()?)?,
+            (false, "--port") => serve.port = port(flag, &value()?)?,
+            (false, "--host") => serve.host = value()?,
+            (false, "--bin-dir") => serve.bin_dir = Some(PathBuf::from(value()?)),
+            (false, "--dynamodb-endpoint") => serve.dynamodb_endpoint = Some(value()?),
+            (false, "--table-name") => serve.table_name = Some(value()?),
+            (false, "--env-vars") => serve.env_vars = Some(PathBuf::from(value()?)),
+            (false, "--lambda-port") => serve.lambda_port = Some(port(flag, &value()?)?),
+            (false, "--max-instances") => {
+                let v = value()?;
+                serve.max_instances = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::config(format!("--max-instances: {v:?} is not a positive number"))
+                })?;
+            }
+            (false, "--parameter-overrides") => {
+                let mut items: Vec<String> = inline.iter().cloned().collect();
+                while let Some(v) = rest.get(i).filter(|v| !v.starts_with("--")) {
+                    items.push(v.clone());
+                    i += 1;
+                }
+                if items.is_empty() {
+                    return Err(Error::config("--parameter-overrides needs KEY=VALUE items"));
+                }
+                for item in items {
+                    serve.parameter_overrides.push(parse_override(&item)?);
+                }
+            }
+            _ => {
+                let cmd = if dynamodb { "dynamodb" } else { "serve" };
+                return Err(Error::config(format!(
+                    "unknown option {arg} for `{cmd}` (see --help)"
+                )));
+            }
+        }
+    }
+    Ok(if dynamodb {
+        Command::DynamoDb(ddb)
+    } else {
+        Command::Serve(serve)
+    })
+}
+
+/// `Key=Value`, or sam's `ParameterKey=Key,ParameterValue=Value`.
+fn parse_override(item: &str) -> Result<(String, String)> {
+    if let Some(rest) = item.strip_prefix("ParameterKey=")
+        && let Some((k, v)) = rest.split_once(",ParameterValue=")
+    {
+        return Ok((k.to_string(), v.to_string()));
+    }
+    match item.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(Error::config(format!(
+            "--parameter-overrides: {item:?} is not KEY=VALUE"
+        ))),
+    }
+}
+
+/// The template to use: `given`, else `template.yaml` in `cwd` or the nearest parent folder.
+pub fn find_template(given: Option<&Path>, cwd: &Path) -> Result<PathBuf> {
+    if let Some(p) = given {
+        if !p.is_file() {
+            return Err(Error::config(format!("template {} not found", p.display())));
+        }
+        return Ok(p.to_path_buf());
+    }
+    for dir in cwd.ancestors() {
+        let candidate = dir.join("template.yaml");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::config(format!(
+        "template.yaml not found in {} or its parents: pass --template FILE",
+        cwd.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn serve(s: &str) -> ServeArgs {
+        match parse(&args(s), |_| None).unwrap() {
+            Command::Serve(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_environment() {
+        let a = serve("");
+        assert_eq!(
+            (a.host.as_str(), a.port, a.max_instances),
+            ("127.0.0.1", 3000, 10)
+        );
+        assert_eq!(a, serve("serve"));
+        let env = |k: &str| match k {
+            "PORT" => Some("0".to_string()),
+            "DYNAMODB_ENDPOINT" => Some("http://127.0.0.1:8000".to_string()),
+            _ => None,
+        };
+        let Command::Serve(a) = parse(&[], env).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.port, 0);
+        assert_eq!(
+            a.dynamodb_endpoint.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+    }
+
+    #[test]
+    fn every_serve_option_parses() {
+        let a = serve(
+            "serve --template t.yaml --host 0.0.0.0 --port=4000 --bin-dir target/release --dynamodb-endpoint http://x \
+             --in-memory --data-dir d --table-name T --env-vars e.json --lambda-port 3001 --max-instances 2 \
+             --parameter-overrides A=1 ParameterKey=B,ParameterValue=x=y",
+        );
+        assert_eq!(a.template, Some("t.yaml".into()));
+        assert_eq!(
+            (a.host.as_str(), a.port, a.lambda_port, a.max_instances),
+            ("0.0.0.0", 4000, Some(3001), 2)
+        );
+        assert_eq!(a.bin_dir, Some("target/release".into()));
+        assert_eq!(a.dynamodb_endpoint.as_deref(), Some("http://x"));
+        assert!(a.in_memory);
+        assert_eq!(a.data_dir, Some("d".into()));
+        assert_eq!(a.table_name.as_deref(), Some("T"));
+        assert_eq!(a.env_vars, Some("e.json".into()));
+        assert_eq!(
+            a.parameter_overrides,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+    }
+
+    #[test]
+    fn the_dynamodb_command_has_its_own_port() {
+        let Command::DynamoDb(d) = parse(&args("dynamodb --port 0 --in-memory"), |_| None).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            d,
+            DynamoDbArgs {
+                template: None,
+                port: 0,
+                in_memory: true,
+                data_dir: None
+            }
+        );
+        let Command::DynamoDb(d) = parse(&args("dynamodb"), |_| None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.port, 8000);
+    }
+
+    #[test]
+    fn bad_arguments_are_one_line_errors() {
+        for (line, want) in [
+            ("--nope", "unknown option --nope"),
+            ("--port", "--port needs a value"),
+            ("--port abc", "not a port number"),
+            ("--max-instances 0", "positive"),
+            ("--parameter-overrides", "KEY=VALUE"),
+            ("--parameter-overrides nonsense", "KEY=VALUE"),
+            ("dynamodb --lambda-port 1", "unknown option"),
+        ] {
+            let err = parse(&args(line), |_| None).unwrap_err().to_string();
+            assert!(err.contains(want) && !err.contains('\n'), "{line}: {err}");
+        }
+        assert_eq!(
+            parse(&args("serve --help"), |_| None).unwrap(),
+            Command::Help
+        );
+        let err = parse(&[], |k| (k == "PORT").then(|| "x".to_string())).unwrap_err();
+        assert!(err.to_string().contains("PORT"));
+    }
+
+    #[test]
+    fn the_template_is_found_in_a_parent_folder() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let found = find_template(None, here).unwrap();
+        assert_eq!(found, here.parent().unwrap().join("template.yaml"));
+        assert!(find_template(Some(Path::new("/nonexistent/t.yaml")), here).is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! `local_gateway`: serve the SAM template's API locally (see `--help`).
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match local_gateway::cli::parse(&args, |k| std::env::var(k).ok()) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            eprintln!("local_gateway: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("local_gateway: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(local_gateway::serve::run(cmd));
+    // Dropping the runtime drops every task and with them any child still running
+    // (they are all `kill_on_drop`) before the process exits.
+    drop(runtime);
+    std::process::exit(code);
+}
