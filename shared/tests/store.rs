@@ -4,14 +4,16 @@
 //! table from `template.yaml`'s definition, so tests run in parallel and never see each
 //! other's data, and the table the tests use can never drift from the one we deploy.
 
-use shared::store::{CreateUserError, PostChanges, PostWriteError, Store, StoreError, User, VoteError};
+use shared::store::{
+    CreateUserError, PostChanges, PostWriteError, Store, StoreError, User, VoteError,
+};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 async fn store() -> Store {
     static N: AtomicU32 = AtomicU32::new(0);
     let endpoint = std::env::var("DYNAMODB_ENDPOINT")
         .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
-    let client = local_gateway::dynamodb::client(&endpoint).await;
+    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
     let table = format!(
         "store-test-{}-{}-{}",
         std::process::id(),
@@ -19,7 +21,7 @@ async fn store() -> Store {
         rand_suffix()
     );
     let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    local_gateway::dynamodb::ensure_table_from_template(&client, template, &table)
+    local_gateway::dynamodb::ensure_table(&client, template, &table)
         .await
         .expect("create the test table");
     Store::new(client, table)
@@ -41,11 +43,18 @@ async fn a_new_user_can_be_read_by_id_and_its_credential_by_email() {
     let store = store().await;
     let u = user(&store, "ann@example.com").await;
     assert_eq!(store.get_user(u.id).await.unwrap(), Some(u.clone()));
-    let c = store.get_credential("ann@example.com").await.unwrap().unwrap();
+    let c = store
+        .get_credential("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.user_id, u.id);
     assert_eq!(c.password_hash, "$2b$04$hash");
     assert_eq!(store.get_user(u.id + 1).await.unwrap(), None);
-    assert_eq!(store.get_credential("nobody@example.com").await.unwrap(), None);
+    assert_eq!(
+        store.get_credential("nobody@example.com").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -66,7 +75,11 @@ async fn when_20_sign_ups_race_for_one_email_exactly_one_account_exists() {
     }
     assert_eq!(created.len(), 1);
     assert_eq!(taken, 19);
-    let c = store.get_credential("race@example.com").await.unwrap().unwrap();
+    let c = store
+        .get_credential("race@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.user_id, created[0].id);
 }
 
@@ -76,7 +89,13 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
     let owner = user(&store, "lister@example.com").await;
     let mut ids = Vec::new();
     for title in ["a 100%", "b_x", "c bx", "d 100", "e"] {
-        ids.push(store.create_post(&owner, title.into(), "c".into(), true).await.unwrap().id);
+        ids.push(
+            store
+                .create_post(&owner, title.into(), "c".into(), true)
+                .await
+                .unwrap()
+                .id,
+        );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let all = store.list_posts(10, 0, "").await.unwrap();
@@ -86,19 +105,46 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
     assert_eq!(listed, newest_first);
     assert_eq!(all[0].owner, owner);
 
-    let page1: Vec<u64> = store.list_posts(2, 0, "").await.unwrap().iter().map(|p| p.id).collect();
-    let page2: Vec<u64> = store.list_posts(2, 2, "").await.unwrap().iter().map(|p| p.id).collect();
+    let page1: Vec<u64> = store
+        .list_posts(2, 0, "")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let page2: Vec<u64> = store
+        .list_posts(2, 2, "")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
     assert_eq!(page1, newest_first[0..2]);
     assert_eq!(page2, newest_first[2..4]);
     assert!(store.list_posts(0, 0, "").await.unwrap().is_empty());
     assert!(store.list_posts(10, 5, "").await.unwrap().is_empty());
 
     let titles = |v: Vec<shared::store::Post>| v.into_iter().map(|p| p.title).collect::<Vec<_>>();
-    assert_eq!(titles(store.list_posts(10, 0, "%").await.unwrap()), vec!["a 100%"]);
-    assert_eq!(titles(store.list_posts(10, 0, "_").await.unwrap()), vec!["b_x"]);
-    assert_eq!(titles(store.list_posts(10, 0, "100").await.unwrap()), vec!["d 100", "a 100%"]);
-    assert!(store.list_posts(10, 0, "E").await.unwrap().is_empty(), "search is case-sensitive");
-    assert_eq!(titles(store.list_posts(1, 1, "100").await.unwrap()), vec!["a 100%"]);
+    assert_eq!(
+        titles(store.list_posts(10, 0, "%").await.unwrap()),
+        vec!["a 100%"]
+    );
+    assert_eq!(
+        titles(store.list_posts(10, 0, "_").await.unwrap()),
+        vec!["b_x"]
+    );
+    assert_eq!(
+        titles(store.list_posts(10, 0, "100").await.unwrap()),
+        vec!["d 100", "a 100%"]
+    );
+    assert!(
+        store.list_posts(10, 0, "E").await.unwrap().is_empty(),
+        "search is case-sensitive"
+    );
+    assert_eq!(
+        titles(store.list_posts(1, 1, "100").await.unwrap()),
+        vec!["a 100%"]
+    );
 }
 
 #[tokio::test]
@@ -106,18 +152,35 @@ async fn only_the_owner_can_change_a_post_and_missing_is_reported_before_forbidd
     let store = store().await;
     let owner = user(&store, "owner@example.com").await;
     let other = user(&store, "other@example.com").await;
-    let post = store.create_post(&owner, "t".into(), "c".into(), true).await.unwrap();
+    let post = store
+        .create_post(&owner, "t".into(), "c".into(), true)
+        .await
+        .unwrap();
 
-    let patch = PostChanges { title: Some("new".into()), ..Default::default() };
-    let updated = store.update_post(post.id, owner.id, patch.clone()).await.unwrap();
+    let patch = PostChanges {
+        title: Some("new".into()),
+        ..Default::default()
+    };
+    let updated = store
+        .update_post(post.id, owner.id, patch.clone())
+        .await
+        .unwrap();
     assert_eq!(updated.title, "new");
     assert_eq!(updated.content, "c");
     assert_eq!(updated.created_at, post.created_at);
 
-    assert!(matches!(store.update_post(post.id, other.id, patch.clone()).await, Err(PostWriteError::Forbidden)));
-    assert!(matches!(store.update_post(post.id + 1, owner.id, patch).await, Err(PostWriteError::NotFound)));
     assert!(matches!(
-        store.update_post(post.id, other.id, PostChanges::default()).await,
+        store.update_post(post.id, other.id, patch.clone()).await,
+        Err(PostWriteError::Forbidden)
+    ));
+    assert!(matches!(
+        store.update_post(post.id + 1, owner.id, patch).await,
+        Err(PostWriteError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .update_post(post.id, other.id, PostChanges::default())
+            .await,
         Err(PostWriteError::Forbidden)
     ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "new");
@@ -127,22 +190,40 @@ async fn only_the_owner_can_change_a_post_and_missing_is_reported_before_forbidd
 async fn a_vote_is_counted_once_and_removed_once() {
     let store = store().await;
     let owner = user(&store, "v@example.com").await;
-    let post = store.create_post(&owner, "t".into(), "c".into(), true).await.unwrap();
+    let post = store
+        .create_post(&owner, "t".into(), "c".into(), true)
+        .await
+        .unwrap();
     store.add_vote(post.id, owner.id).await.unwrap();
-    assert!(matches!(store.add_vote(post.id, owner.id).await, Err(VoteError::AlreadyVoted)));
+    assert!(matches!(
+        store.add_vote(post.id, owner.id).await,
+        Err(VoteError::AlreadyVoted)
+    ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().votes, 1);
     store.remove_vote(post.id, owner.id).await.unwrap();
-    assert!(matches!(store.remove_vote(post.id, owner.id).await, Err(VoteError::VoteNotFound)));
+    assert!(matches!(
+        store.remove_vote(post.id, owner.id).await,
+        Err(VoteError::VoteNotFound)
+    ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().votes, 0);
-    assert!(matches!(store.add_vote(post.id + 1, owner.id).await, Err(VoteError::PostNotFound)));
-    assert!(matches!(store.remove_vote(post.id + 1, owner.id).await, Err(VoteError::PostNotFound)));
+    assert!(matches!(
+        store.add_vote(post.id + 1, owner.id).await,
+        Err(VoteError::PostNotFound)
+    ));
+    assert!(matches!(
+        store.remove_vote(post.id + 1, owner.id).await,
+        Err(VoteError::PostNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn under_50_concurrent_votes_and_unvotes_the_count_equals_the_vote_items() {
     let store = store().await;
     let owner = user(&store, "c@example.com").await;
-    let post = store.create_post(&owner, "t".into(), "c".into(), true).await.unwrap();
+    let post = store
+        .create_post(&owner, "t".into(), "c".into(), true)
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..50u64)
         .map(|i| {
             let store = store.clone();
@@ -169,25 +250,37 @@ async fn deleting_a_post_removes_it_and_all_its_votes_even_past_one_transaction(
     let store = store().await;
     let owner = user(&store, "d@example.com").await;
     let other = user(&store, "d2@example.com").await;
-    let post = store.create_post(&owner, "t".into(), "c".into(), true).await.unwrap();
+    let post = store
+        .create_post(&owner, "t".into(), "c".into(), true)
+        .await
+        .unwrap();
     // More votes than fit in one transaction with the post.
     for voter in 0..130u64 {
         store.add_vote(post.id, 10_000 + voter).await.unwrap();
     }
-    assert!(matches!(store.delete_post(post.id, other.id).await, Err(PostWriteError::Forbidden)));
+    assert!(matches!(
+        store.delete_post(post.id, other.id).await,
+        Err(PostWriteError::Forbidden)
+    ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().votes, 130);
 
     store.delete_post(post.id, owner.id).await.unwrap();
     assert_eq!(store.get_post(post.id).await.unwrap(), None);
     assert_eq!(store.count_vote_items(post.id).await.unwrap(), 0);
-    assert!(matches!(store.delete_post(post.id, owner.id).await, Err(PostWriteError::NotFound)));
-    assert!(matches!(store.add_vote(post.id, owner.id).await, Err(VoteError::PostNotFound)));
+    assert!(matches!(
+        store.delete_post(post.id, owner.id).await,
+        Err(PostWriteError::NotFound)
+    ));
+    assert!(matches!(
+        store.add_vote(post.id, owner.id).await,
+        Err(VoteError::PostNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn an_unreachable_dynamodb_is_unavailable_not_an_internal_error() {
     // Fault injection: nothing listens on this port, which a running DynamoDB cannot simulate.
-    let client = local_gateway::dynamodb::client("http://127.0.0.1:9").await;
+    let client = local_gateway::dynamodb::client_for_endpoint("http://127.0.0.1:9");
     let store = Store::new(client, "t");
     match store.get_user(1).await {
         Err(e @ StoreError::Unavailable(_)) => {
