@@ -342,18 +342,20 @@ impl Pool {
     }
 
     /// Reserves slots for the instances to start: one per queued invocation that no starting
-    /// instance will take, within the limit.
+    /// instance will take, within the limit. An instance that has just answered is back in
+    /// `next` within moments, so it counts as coming too: a back-to-back call reuses it
+    /// instead of cold-starting a second process. (If it dies instead, the reaper starts one.)
     fn reserve_instances(&self, st: &mut PoolState) -> Vec<(u64, Arc<Notify>)> {
         if st.closed {
             return Vec::new();
         }
         st.queue.retain(|p| !p.reply.is_closed());
-        let starting = st
+        let coming = st
             .instances
             .values()
-            .filter(|s| matches!(s.phase, Phase::Starting { .. }))
+            .filter(|s| matches!(s.phase, Phase::Starting { .. } | Phase::Between))
             .count();
-        let wanted = st.queue.len().saturating_sub(starting);
+        let wanted = st.queue.len().saturating_sub(coming);
         let room = self
             .spec
             .max_instances
