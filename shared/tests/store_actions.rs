@@ -1,0 +1,185 @@
+//! `shared/store-actions.json` lists the IAM actions each store method needs; the template's
+//! policies are checked against it. This test proves the list itself: it runs every store method
+//! (success and failure paths) against DynamoDB Local with an SDK interceptor that records each
+//! call, and compares what was really called with what the list declares, both ways.
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::operation::{
+    delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+    query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
+    update_item::UpdateItemInput,
+};
+use shared::store::{PostChanges, Store, User};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// Records the IAM action of every call (the per-item actions inside a transaction).
+#[derive(Debug, Default, Clone)]
+struct Recorder(Arc<Mutex<BTreeSet<String>>>);
+
+impl Recorder {
+    fn take(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "Recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let input = context.input();
+        let mut seen = self.0.lock().unwrap();
+        let mut add = |a: &str| {
+            seen.insert(format!("dynamodb:{a}"));
+        };
+        if input.downcast_ref::<GetItemInput>().is_some() {
+            add("GetItem");
+        } else if input.downcast_ref::<PutItemInput>().is_some() {
+            add("PutItem");
+        } else if input.downcast_ref::<UpdateItemInput>().is_some() {
+            add("UpdateItem");
+        } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+            add("DeleteItem");
+        } else if input.downcast_ref::<QueryInput>().is_some() {
+            add("Query");
+        } else if input.downcast_ref::<ScanInput>().is_some() {
+            add("Scan");
+        } else if let Some(t) = input.downcast_ref::<TransactWriteItemsInput>() {
+            for item in t.transact_items() {
+                if item.put().is_some() {
+                    add("PutItem");
+                }
+                if item.update().is_some() {
+                    add("UpdateItem");
+                }
+                if item.delete().is_some() {
+                    add("DeleteItem");
+                }
+                if item.condition_check().is_some() {
+                    add("ConditionCheckItem");
+                }
+            }
+        } else {
+            add("Unknown");
+        }
+        Ok(())
+    }
+}
+
+async fn recorded_store() -> (Store, Recorder) {
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
+        .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
+    let plain = local_gateway::dynamodb::client_for_endpoint(&endpoint);
+    let table = format!("store-actions-{}", std::process::id());
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    local_gateway::dynamodb::ensure_table(&plain, template, &table)
+        .await
+        .expect("create the test table");
+    let recorder = Recorder::default();
+    let conf = plain
+        .config()
+        .to_builder()
+        .interceptor(recorder.clone())
+        .build();
+    (
+        Store::new(aws_sdk_dynamodb::Client::from_conf(conf), table),
+        recorder,
+    )
+}
+
+fn declared() -> BTreeMap<String, BTreeSet<String>> {
+    let text = include_str!("../store-actions.json");
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(text).unwrap();
+    map.into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, v)| {
+            let actions = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            (k, actions)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declares() {
+    let (store, rec) = recorded_store().await;
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut record = |name: &str, rec: &Recorder| {
+        used.entry(name.to_string()).or_default().extend(rec.take());
+    };
+
+    let owner: User = store.create_user("actions@example.com", "h").await.unwrap();
+    let _ = store.create_user("actions@example.com", "h").await; // the taken-e-mail path
+    record("create_user", &rec);
+    store.get_user(owner.id).await.unwrap();
+    record("get_user", &rec);
+    store.get_credential("actions@example.com").await.unwrap();
+    record("get_credential", &rec);
+    let post = store
+        .create_post(&owner, "t".into(), "c".into(), true)
+        .await
+        .unwrap();
+    record("create_post", &rec);
+    store.get_post(post.id).await.unwrap();
+    record("get_post", &rec);
+    store.list_posts(10, 0, "").await.unwrap();
+    store.list_posts(10, 0, "t").await.unwrap();
+    record("list_posts", &rec);
+    let change = PostChanges {
+        title: Some("u".into()),
+        ..Default::default()
+    };
+    store
+        .update_post(post.id, owner.id, change.clone())
+        .await
+        .unwrap();
+    let _ = store.update_post(post.id, owner.id + 1, change).await; // forbidden: explains with a read
+    let _ = store
+        .update_post(post.id, owner.id, PostChanges::default())
+        .await;
+    record("update_post", &rec);
+    store.add_vote(post.id, owner.id).await.unwrap();
+    let _ = store.add_vote(post.id, owner.id).await;
+    record("add_vote", &rec);
+    store.remove_vote(post.id, owner.id).await.unwrap();
+    let _ = store.remove_vote(post.id, owner.id).await;
+    record("remove_vote", &rec);
+    store.count_vote_items(post.id).await.unwrap();
+    record("count_vote_items", &rec);
+    // Delete a post with more votes than one transaction takes, and someone else's post.
+    for voter in 0..12 {
+        store.add_vote(post.id, 50_000 + voter).await.unwrap();
+    }
+    rec.take();
+    let _ = store.delete_post(post.id, owner.id + 1).await;
+    store.delete_post(post.id, owner.id).await.unwrap();
+    record("delete_post", &rec);
+
+    let declared = declared();
+    assert_eq!(
+        used.keys().collect::<Vec<_>>(),
+        declared.keys().collect::<Vec<_>>(),
+        "every store method in store-actions.json is exercised here, and no other"
+    );
+    for (method, actions) in &used {
+        assert!(
+            !actions.contains("dynamodb:Scan"),
+            "{method} scans the table"
+        );
+        assert_eq!(
+            actions, &declared[method],
+            "store method {method}: calls made vs store-actions.json"
+        );
+    }
+}
