@@ -9,8 +9,8 @@
 //!   (`target/<profile>/local_gateway`, built by `cargo build --bins`) with a table of its own
 //!   (`api-tests-<pid>-<random>`), bcrypt cost 6, and a random JWT secret that the tests use to
 //!   mint tokens. `DYNAMODB_ENDPOINT`, when set, is passed on to the gateway through the
-//!   environment; without it the gateway starts its own DynamoDB Local.
-//!   `API_TESTS_IN_MEMORY=1` adds `--in-memory` (no DynamoDB at all: quicker, less faithful).
+//!   environment; without it the gateway starts its own DynamoDB Local, in memory (nothing
+//!   left on disk).
 //!
 //! # How the gateway is stopped
 //! Rust never drops statics, so a guard in a `OnceLock` cannot kill the child at exit. Instead
@@ -26,8 +26,9 @@
 //! table. Timing-sensitive tests take [`api_alone`], which waits until no other test of this
 //! process is talking to the server and keeps the others waiting while it measures.
 //!
-//! The gateway's stderr and stdout go to `gateway.log` in the run's temp folder; its path is
-//! printed once, and the tail of it is shown when the gateway fails to start.
+//! The gateway's stderr and stdout go to `gateway.log` in the run's temp folder
+//! (`$TMPDIR/api-tests-<pid>-<random>/`, pruned after a day); its path is printed once, and
+//! the tail of it is shown when the gateway fails to start.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -251,6 +252,7 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
         std::process::id(),
         random_alphanumeric(8).to_lowercase()
     );
+    prune_old_work_dirs();
     let work_dir = std::env::temp_dir().join(format!("api-tests-{suffix}"));
     std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {work_dir:?}: {e}"))?;
     // `sam local`'s --env-vars format; "Parameters" applies to every function. Cost 6 keeps
@@ -277,10 +279,9 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
         .arg(&bin_dir)
         .args(["--table-name", &table])
         .arg("--env-vars")
-        .arg(&env_vars);
-    if std::env::var("API_TESTS_IN_MEMORY").is_ok_and(|v| !v.is_empty() && v != "0") {
-        command.arg("--in-memory");
-    }
+        .arg(&env_vars)
+        // Only affects a DynamoDB Local that the gateway starts itself: keep it off the disk.
+        .arg("--in-memory");
     let mut child = command
         .current_dir(&root)
         .env("JWT_SECRET", &jwt_secret)
@@ -367,6 +368,31 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
         _watchdog_stdin: stdin,
         _watchdog: child,
     })
+}
+
+/// Removes the `api-tests-*` folders of runs older than a day. A run keeps its folder (the
+/// gateway's log is what explains a failure), so without this they would pile up in /tmp.
+fn prune_old_work_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("api-tests-")
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn log_tail(path: &Path, lines: usize) -> String {
