@@ -633,7 +633,11 @@ struct Fixture {
 }
 
 async fn gateway() -> Fixture {
-    let template = Template::parse("template.yaml", TEMPLATE).expect("template");
+    gateway_from(TEMPLATE).await
+}
+
+async fn gateway_from(text: &str) -> Fixture {
+    let template = Template::parse("template.yaml", text).expect("template");
     let app = template
         .resolve(&ResolveOptions {
             jwt_secret: "x".into(),
@@ -880,4 +884,252 @@ async fn request_bodies_arrive_as_text_or_base64() {
     assert_eq!(e["body"], "//4A");
     assert_eq!(e["isBase64Encoded"], true);
     f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_reauthorize_every_the_policy_is_cached_per_token_and_checked_per_method() {
+    // GIVEN an authorizer whose answers are cached, and a policy that allows one method ARN
+    let f = gateway_from(&TEMPLATE.replace("ReauthorizeEvery: 0", "ReauthorizeEvery: 300")).await;
+    assert_eq!(f.get("/items/1", Some("Bearer allow")).await.status(), 200);
+    // WHEN the same token asks for another resource
+    let r = f.get("/items/2", Some("Bearer allow")).await;
+    // THEN the cached policy (for /items/1) is evaluated again, and denies it: API Gateway's
+    // well-known caching pitfall, reproduced.
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        json_of(r).await,
+        json!({"detail": "Could not validate credentials"})
+    );
+    f.runtime.shutdown().await;
+
+    // Without caching each request gets its own policy.
+    let f = gateway().await;
+    assert_eq!(f.get("/items/1", Some("Bearer allow")).await.status(), 200);
+    assert_eq!(f.get("/items/2", Some("Bearer allow")).await.status(), 200);
+    f.runtime.shutdown().await;
+}
+
+// -------------------------------------------------------------------------------------------
+// The binary
+// -------------------------------------------------------------------------------------------
+
+/// A bin dir where every function of the project's template is a script that runs the fake
+/// runtime (the binary passes no arguments, so the script adds them).
+fn fake_bin_dir() -> tempdir::TempDir {
+    let dir = tempdir::TempDir::new("bins");
+    let exe = std::env::current_exe().expect("test executable");
+    let script = format!(
+        "#!/bin/sh\nexec '{}' fake_lambda_runtime --exact --nocapture --test-threads=1\n",
+        exe.display()
+    );
+    for bin in [
+        "root",
+        "create_user",
+        "get_user",
+        "login",
+        "list_posts",
+        "create_post",
+        "get_post",
+        "update_post",
+        "patch_post",
+        "delete_post",
+        "vote",
+        "authorizer",
+    ] {
+        let path = dir.path().join(bin);
+        std::fs::write(&path, &script).expect("write script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    dir
+}
+
+/// Just enough of a temporary directory, removed on drop.
+mod tempdir {
+    pub struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        pub fn new(prefix: &str) -> TempDir {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "lgw-{prefix}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&p).expect("temp dir");
+            TempDir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn project_template() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml").to_string()
+}
+
+fn run_gateway(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_local_gateway"))
+        .args(args)
+        .env_remove("DYNAMODB_ENDPOINT")
+        .env_remove("PORT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run local_gateway");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configuration_exits_with_code_2_and_a_one_line_message() {
+    let template = project_template();
+    let empty = tempdir::TempDir::new("empty");
+    let bins = fake_bin_dir();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port().to_string();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--bogus"], "unknown option --bogus".into()),
+        (
+            vec!["--template", "/nonexistent/template.yaml"],
+            "template /nonexistent/template.yaml not found".into(),
+        ),
+        (
+            vec![
+                "--template",
+                &template,
+                "--bin-dir",
+                empty.path().to_str().unwrap(),
+            ],
+            format!(
+                "binary {}/root not found: run `cargo build --bins` first",
+                empty.path().display()
+            ),
+        ),
+        (
+            vec![
+                "--template",
+                &template,
+                "--parameter-overrides",
+                "LogLevel=LOUD",
+            ],
+            "parameter LogLevel=LOUD is not one of its AllowedValues".into(),
+        ),
+        (
+            vec![
+                "--template",
+                &template,
+                "--bin-dir",
+                bins.path().to_str().unwrap(),
+                "--port",
+                &taken_port,
+            ],
+            format!("port {taken_port} is in use"),
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, stderr) = run_gateway(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&want), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Needs a DynamoDB (`make test` sets `DYNAMODB_ENDPOINT`); skipped without one.
+#[tokio::test]
+async fn the_binary_serves_the_template_and_stops_its_functions_on_sigterm() {
+    let Some(endpoint) = std::env::var("DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        println!("SKIPPED: DYNAMODB_ENDPOINT is not set");
+        return;
+    };
+    use std::io::BufRead;
+    let bins = fake_bin_dir();
+    let env_vars = bins.path().join("env.json");
+    std::fs::write(&env_vars, r#"{"Parameters": {"LGW_FAKE_RUNTIME": "1"}}"#).expect("env file");
+    let table = format!("lgw-cli-{}", std::process::id());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_local_gateway"))
+        .args([
+            "--template",
+            &project_template(),
+            "--port",
+            "0",
+            "--lambda-port",
+            "0",
+        ])
+        .args([
+            "--bin-dir",
+            bins.path().to_str().unwrap(),
+            "--table-name",
+            &table,
+        ])
+        .args([
+            "--dynamodb-endpoint",
+            &endpoint,
+            "--env-vars",
+            env_vars.to_str().unwrap(),
+        ])
+        .env("JWT_SECRET", "test-secret")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start local_gateway");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let api = lines.next().expect("a line").expect("utf-8");
+    let lambda = lines.next().expect("a second line").expect("utf-8");
+    let api = api
+        .strip_prefix("API listening on ")
+        .unwrap_or_else(|| panic!("{api}"))
+        .to_string();
+    let lambda = lambda
+        .strip_prefix("Lambda invoke API listening on ")
+        .unwrap_or_else(|| panic!("{lambda}"))
+        .to_string();
+
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{api}/")).send().await.expect("GET /");
+    assert_eq!(r.status(), 200);
+    let event: Value = r.json().await.expect("echoed event");
+    assert_eq!(event["resource"], "/");
+    assert_eq!(event["requestContext"]["stage"], "Prod");
+    let r = http
+        .get(format!("{api}/posts"))
+        .send()
+        .await
+        .expect("GET /posts");
+    assert_eq!(r.status(), 401);
+    let out: Value = http
+        .post(format!(
+            "{lambda}/2015-03-31/functions/LoginFunction/invocations"
+        ))
+        .body("{}")
+        .send()
+        .await
+        .expect("invoke")
+        .json()
+        .await
+        .expect("JSON");
+    let pid = out["pid"].as_u64().expect("pid");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+    // The function process went with it (allow the kernel a moment to reap it).
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(gone, "function process {pid} outlived the gateway");
 }
