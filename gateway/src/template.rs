@@ -132,6 +132,17 @@ pub struct ApiConfig {
     pub authorizers: BTreeMap<String, AuthorizerConfig>,
     /// `GatewayResponses`, by response type (`UNAUTHORIZED`, `DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponseConfig>,
+    /// Stage-wide throttling (`MethodSettings` entry for `/*` and `*`).
+    pub throttle: Option<ThrottleConfig>,
+}
+
+/// API Gateway's token bucket for a stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleConfig {
+    /// `ThrottlingRateLimit`: requests per second, steady state.
+    pub rate: f64,
+    /// `ThrottlingBurstLimit`: the bucket's size.
+    pub burst: f64,
 }
 
 /// `Cors` of an API, with the single quotes of the template values removed.
@@ -340,6 +351,16 @@ impl Template {
             table_names,
             jwt_secret: options.jwt_secret.clone(),
             region: options.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            conditions: self
+                .root
+                .get("Conditions")
+                .and_then(Value::as_mapping)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((plain_scalar(k)?, v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -494,7 +515,11 @@ pub struct Resolver {
     table_names: BTreeMap<String, String>,
     jwt_secret: String,
     region: String,
+    conditions: BTreeMap<String, Value>,
 }
+
+/// How deep conditions may refer to conditions (guards against cycles).
+const MAX_CONDITION_DEPTH: usize = 32;
 
 impl Resolver {
     /// The value of a parameter (default or override).
@@ -530,6 +555,19 @@ impl Resolver {
                         items.iter().map(|i| self.resolve(i)).collect();
                     Ok(items?.join(&delim))
                 }
+                "Fn::If" => {
+                    let parts = arg
+                        .as_sequence()
+                        .filter(|s| s.len() == 3)
+                        .ok_or("!If needs [condition, value if true, value if false]")?;
+                    let name = plain_scalar(&parts[0]).ok_or("!If needs a condition name")?;
+                    let chosen = if self.condition(&name, 0)? {
+                        &parts[1]
+                    } else {
+                        &parts[2]
+                    };
+                    self.resolve(chosen)
+                }
                 other => Err(format!("{other} is not supported locally")),
             };
         }
@@ -544,6 +582,68 @@ impl Resolver {
             other => {
                 plain_scalar(other).ok_or_else(|| "a list or mapping is not a string value".into())
             }
+        }
+    }
+
+    /// Evaluates the template condition `name` (`Conditions` section).
+    pub fn condition(&self, name: &str, depth: usize) -> std::result::Result<bool, String> {
+        let def = self
+            .conditions
+            .get(name)
+            .ok_or_else(|| format!("no condition {name}"))?;
+        self.eval_condition(def, depth + 1)
+    }
+
+    fn eval_condition(&self, v: &Value, depth: usize) -> std::result::Result<bool, String> {
+        if depth > MAX_CONDITION_DEPTH {
+            return Err("conditions refer to each other in a loop".into());
+        }
+        let (func, arg) = intrinsic(v)
+            .or_else(|| {
+                // `{Condition: Name}` inside Fn::And / Fn::Or / Fn::Not.
+                let m = v.as_mapping().filter(|m| m.len() == 1)?;
+                let (k, arg) = m.iter().next()?;
+                (plain_scalar(k)? == "Condition").then(|| ("Condition".to_string(), arg))
+            })
+            .ok_or("a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition")?;
+        let list = || {
+            arg.as_sequence()
+                .ok_or_else(|| format!("{func} needs a list"))
+        };
+        match func.as_str() {
+            "Fn::Equals" => {
+                let l = list()?;
+                if l.len() != 2 {
+                    return Err("Fn::Equals needs two values".into());
+                }
+                Ok(self.resolve(&l[0])? == self.resolve(&l[1])?)
+            }
+            "Fn::Not" => {
+                let l = list()?;
+                let first = l.first().ok_or("Fn::Not needs a condition")?;
+                Ok(!self.eval_condition(first, depth + 1)?)
+            }
+            "Fn::And" => {
+                for c in list()? {
+                    if !self.eval_condition(c, depth + 1)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            "Fn::Or" => {
+                for c in list()? {
+                    if self.eval_condition(c, depth + 1)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            "Condition" | "Fn::Condition" => {
+                let name = plain_scalar(arg).ok_or("Condition needs a name")?;
+                self.condition(&name, depth)
+            }
+            other => Err(format!("{other} is not a condition function")),
         }
     }
 
@@ -976,6 +1076,43 @@ fn api_config(id: &str, props: &Value, r: &Resolver) -> Result<ApiConfig> {
             );
         }
     }
+    let mut throttle = None;
+    for ms in props
+        .get("MethodSettings")
+        .and_then(Value::as_sequence)
+        .map(|s| s.as_slice())
+        .unwrap_or_default()
+    {
+        let field = |k: &str| {
+            ms.get(k)
+                .map(|v| s(&format!("MethodSettings.{k}"), v))
+                .transpose()
+        };
+        // Only the stage-wide setting is emulated; per-method overrides are rare.
+        if field("ResourcePath")?.as_deref() != Some("/*")
+            || field("HttpMethod")?.as_deref() != Some("*")
+        {
+            continue;
+        }
+        let number = |k: &str| -> Result<Option<f64>> {
+            field(k)?
+                .map(|v| {
+                    v.parse::<f64>().map_err(|_| {
+                        ctx(
+                            &format!("MethodSettings.{k}"),
+                            format!("{v} is not a number"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        if let (Some(rate), Some(burst)) = (
+            number("ThrottlingRateLimit")?,
+            number("ThrottlingBurstLimit")?,
+        ) {
+            throttle = Some(ThrottleConfig { rate, burst });
+        }
+    }
     let mut gateway_responses = BTreeMap::new();
     if let Some(map) = props.get("GatewayResponses").and_then(Value::as_mapping) {
         for (kind, g) in map {
@@ -1023,6 +1160,7 @@ fn api_config(id: &str, props: &Value, r: &Resolver) -> Result<ApiConfig> {
         authorize_preflight,
         authorizers,
         gateway_responses,
+        throttle,
     })
 }
 
@@ -1235,6 +1373,13 @@ mod tests {
             Some(r#"{"detail": "Not authenticated"}"#)
         );
         assert_eq!(api.gateway_responses["DEFAULT_4XX"].status, None);
+        assert_eq!(
+            api.throttle,
+            Some(ThrottleConfig {
+                rate: 100.0,
+                burst: 200.0
+            })
+        );
     }
 
     #[test]
@@ -1329,6 +1474,10 @@ mod tests {
     const SMALL: &str = r#"
 Parameters:
   Stage: { Type: String }
+Conditions:
+  IsDev: !Equals [!Ref Stage, dev]
+  NotDev: !Not [!Condition IsDev]
+  Both: !And [{ Condition: IsDev }, !Equals [a, a]]
 Globals:
   Function:
     Timeout: 5
@@ -1355,6 +1504,9 @@ Resources:
           ARN: !GetAtt Table.Arn
           JOINED: !Join ["-", [a, !Ref Table, 3]]
           NUM: 7
+          IF_DEV: !If [IsDev, yes-dev, no-dev]
+          IF_NOT: !If [NotDev, "1", "0"]
+          IF_BOTH: { "Fn::If": [Both, on, off] }
       Events:
         Get:
           Type: Api
@@ -1381,6 +1533,11 @@ Resources:
         );
         assert_eq!(f.env["JOINED"], "a-Table-3");
         assert_eq!(f.env["NUM"], "7");
+        assert_eq!(
+            (f.env["IF_DEV"].as_str(), f.env["IF_NOT"].as_str()),
+            ("yes-dev", "0")
+        );
+        assert_eq!(f.env["IF_BOTH"], "on");
         assert_eq!(
             f.events[0].path, "/things",
             "trailing slash of the template path dropped"

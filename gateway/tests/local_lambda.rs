@@ -1133,3 +1133,30 @@ async fn the_binary_serves_the_template_and_stops_its_functions_on_sigterm() {
     });
     assert!(gone, "function process {pid} outlived the gateway");
 }
+
+#[tokio::test]
+async fn requests_over_the_stages_rate_and_burst_are_throttled_before_anything_else() {
+    let text = TEMPLATE.replace(
+        "      StageName: Prod\n",
+        "      StageName: Prod\n      MethodSettings:\n        - { ResourcePath: \"/*\", HttpMethod: \"*\", ThrottlingRateLimit: 1, ThrottlingBurstLimit: 2 }\n",
+    );
+    let f = gateway_from(&text).await;
+    assert_eq!(f.get("/nope", None).await.status(), 404);
+    assert_eq!(f.get("/items/1", None).await.status(), 401);
+    let r = f.get("/items/1", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 429, "the burst of 2 is spent");
+    assert_eq!(r.headers()["x-amzn-errortype"], "TooManyRequestsException");
+    assert_eq!(json_of(r).await, json!({"message": "Too Many Requests"}));
+    assert_eq!(
+        f.runtime.instance_count("AuthorizerFunction"),
+        Some(0),
+        "throttled before the authorizer"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        f.get("/nope", None).await.status(),
+        404,
+        "the bucket refills at the rate"
+    );
+    f.runtime.shutdown().await;
+}

@@ -40,6 +40,34 @@ const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 struct Api {
     config: ApiConfig,
     id: String,
+    bucket: Mutex<Bucket>,
+}
+
+/// API Gateway's throttling token bucket: `burst` tokens, refilled at `rate` per second.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Api {
+    /// Takes a token; `false` means the request is throttled.
+    fn admit(&self) -> bool {
+        let Some(t) = self.config.throttle else {
+            return true;
+        };
+        let Ok(mut b) = self.bucket.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * t.rate).min(t.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 struct Method {
@@ -93,6 +121,10 @@ impl Gateway {
             .map(|c| Api {
                 config: c.clone(),
                 id: api_id(&c.logical_id),
+                bucket: Mutex::new(Bucket {
+                    tokens: c.throttle.map_or(0.0, |t| t.burst),
+                    last: Instant::now(),
+                }),
             })
             .collect();
         let mut resources: Vec<(ResourcePath, Resource)> = Vec::new();
@@ -206,7 +238,15 @@ impl Gateway {
         let received = OffsetDateTime::now_utc();
         let path = req.uri().path().to_string();
         let method = req.method().as_str().to_ascii_uppercase();
-        let Some((resource, entry, params)) = best_match(&self.resources, &path) else {
+        let matched = best_match(&self.resources, &path);
+        // Throttling comes first, before routing errors and authentication.
+        let api_index = matched.as_ref().map_or(0, |(_, e, _)| e.api);
+        if let Some(api) = self.apis.get(api_index)
+            && !api.admit()
+        {
+            return self.error(Some(api), GatewayError::throttled(), request_id);
+        }
+        let Some((resource, entry, params)) = matched else {
             return self.error(
                 None,
                 GatewayError::missing_authentication_token(),

@@ -66,6 +66,10 @@ impl GatewayError {
     pub fn request_too_large() -> Self {
         Self::new("REQUEST_TOO_LARGE", 413, Some("Request Too Long"))
     }
+    /// Over the stage's throttling rate and burst.
+    pub fn throttled() -> Self {
+        Self::new("THROTTLED", 429, Some("Too Many Requests"))
+    }
     /// The integration did not answer within API Gateway's 29 s limit.
     pub fn integration_timeout() -> Self {
         Self::new(
@@ -86,6 +90,7 @@ impl GatewayError {
             "DEFAULT_5XX" => "InternalServerErrorException",
             "REQUEST_TOO_LARGE" => "RequestTooLargeException",
             "INTEGRATION_TIMEOUT" => "InternalServerErrorException",
+            "THROTTLED" => "TooManyRequestsException",
             _ => return None,
         })
     }
