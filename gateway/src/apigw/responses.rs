@@ -266,6 +266,10 @@ pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, String
     for h in HOP_BY_HOP {
         headers.remove(h);
     }
+    // API Gateway labels a proxy response without a Content-Type as JSON.
+    if !headers.contains_key("content-type") {
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+    }
     Ok(resp)
 }
 
@@ -400,6 +404,11 @@ mod tests {
         assert_eq!(bytes.as_ref(), [0u8, 1, 2]);
         let r = proxy_result_to_response(br#"{"statusCode": 204}"#).unwrap();
         assert_eq!(r.status(), 204);
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json",
+            "API Gateway's default"
+        );
         assert_eq!(body_of(r).await, "");
     }
 
