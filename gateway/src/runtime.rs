@@ -578,6 +578,15 @@ impl Pool {
                         slot.phase = Phase::Doomed;
                         Next::Never
                     }
+                    // It reported an init error and is being killed: no work for it.
+                    Phase::Starting {
+                        init_error: Some(e),
+                    } => {
+                        slot.phase = Phase::Starting {
+                            init_error: Some(e),
+                        };
+                        Next::Never
+                    }
                     previous => {
                         if let Phase::Busy(f) = previous {
                             // The runtime asked for more work without answering: that one is lost.
