@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: run test build fmt lint ci
+.PHONY: run test build fmt lint ci sam-build zips template-checks test-remote
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -13,6 +13,24 @@ test:
 
 build:
 	cargo build --workspace --bins
+
+# cfn-lint, sam validate --lint and the SAM-translator tests of template.yaml (also in `make test`).
+template-checks:
+	scripts/template-checks.sh
+
+# `sam build` as an operator runs it, for this machine's architecture (ARCH=arm64 to cross-build).
+sam-build:
+	scripts/sam-build.sh
+
+# Deployable zips without SAM: target/lambda/<function>/bootstrap.zip (ARCH=arm64 for Graviton).
+zips:
+	PATH="$$(scripts/venv.sh)/bin:$$PATH" cargo lambda build --release --output-format zip \
+	  $$( [ "$${ARCH:-}" = arm64 ] && echo --arm64 || echo --x86-64 )
+	@ls -l target/lambda/*/bootstrap.zip
+
+# The HTTP tests against a deployed stage: make test-remote URL=https://.../Prod/
+test-remote:
+	API_BASE_URL=$(URL) cargo test -p api_tests
 
 fmt:
 	cargo fmt --all

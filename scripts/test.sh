@@ -7,6 +7,7 @@
 #    DYNAMODB_ENDPOINT already points at one. Every test makes its own table or its own data,
 #    so all tests share it in parallel.
 # 3. Runs `cargo test` for the whole workspace (unit, store, gateway, HTTP and event tests).
+# 4. Runs the template checks (cfn-lint, sam validate, the SAM-translator tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,5 @@ if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
 fi
 
 cargo test --workspace "$@"
+
+scripts/template-checks.sh

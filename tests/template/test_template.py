@@ -1,0 +1,208 @@
+"""Offline checks of the deployment: template.yaml expanded by the SAM translator, as
+CloudFormation will see it, tested against the API contract and against the code.
+
+Run by scripts/deploy-checks.sh (make deploy-checks) inside the git-ignored venv.
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Path(os.environ.get("TEMPLATE", ROOT / "template.yaml"))
+
+# Every route of the contract (../shared/docs/api-contract.md): method, path, function, public?
+ROUTES = [
+    ("get", "/", "root", True),
+    ("post", "/users", "create_user", True),
+    ("get", "/users/{id}", "get_user", True),
+    ("post", "/login", "login", True),
+    ("get", "/posts", "list_posts", False),
+    ("post", "/posts", "create_post", False),
+    ("get", "/posts/{id}", "get_post", False),
+    ("put", "/posts/{id}", "update_post", False),
+    ("patch", "/posts/{id}", "patch_post", False),
+    ("delete", "/posts/{id}", "delete_post", False),
+    ("post", "/vote", "vote", False),
+]
+FUNCTIONS = [r[2] for r in ROUTES] + ["authorizer"]
+GATEWAY_RESPONSES = {
+    "UNAUTHORIZED": ("401", "Not authenticated"),
+    "ACCESS_DENIED": ("401", "Could not validate credentials"),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "Not Found"),
+    "DEFAULT_5XX": ("500", "Internal Server Error"),
+}
+
+
+def logical_id(binary: str) -> str:
+    """create_post -> CreatePostFunction: function, crate, binary and resource share a name."""
+    return "".join(p.capitalize() for p in binary.split("_")) + "Function"
+
+
+class _NoManagedPolicies:
+    def load(self):
+        return {}
+
+
+@pytest.fixture(scope="module")
+def source():
+    return yaml_parse(TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module")
+def expanded(source):
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    template = json.loads(json.dumps(source))
+    # What `sam package` does before CloudFormation sees it: code goes to S3.
+    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
+    return transform(template, {}, _NoManagedPolicies())
+
+
+@pytest.fixture(scope="module")
+def api_body(expanded):
+    apis = [r for r in expanded["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert len(apis) == 1, "exactly one REST API"
+    return apis[0]["Properties"]["Body"]
+
+
+def integration_function(operation) -> str:
+    uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    m = re.search(r"functions/\$\{(\w+)\.Arn\}/invocations", uri)
+    assert m, uri
+    return m.group(1)
+
+
+@pytest.mark.parametrize("method,path,binary,public", ROUTES)
+def test_each_contract_route_goes_to_the_function_of_the_same_name(api_body, method, path, binary, public):
+    op = api_body["paths"].get(path, {}).get(method)
+    assert op is not None, f"{method.upper()} {path} is missing from the API"
+    assert op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    assert integration_function(op) == logical_id(binary)
+
+
+@pytest.mark.parametrize("method,path,binary,public", ROUTES)
+def test_protected_routes_have_the_authorizer_and_public_routes_do_not(api_body, method, path, binary, public):
+    security = api_body["paths"][path][method].get("security", [])
+    names = {name for entry in security for name in entry}
+    if public:
+        assert "JwtAuthorizer" not in names, f"{method.upper()} {path} must be public"
+    else:
+        assert names == {"JwtAuthorizer"}, f"{method.upper()} {path} must use the JWT authorizer"
+
+
+def test_the_api_has_no_route_outside_the_contract(api_body):
+    declared = {(m, p) for m, p, _, _ in ROUTES}
+    for path, ops in api_body["paths"].items():
+        for method in ops:
+            if method == "options":  # CORS preflight, answered by API Gateway itself
+                continue
+            assert (method, path) in declared, f"unexpected route {method.upper()} {path}"
+
+
+def test_preflight_is_answered_without_authentication(api_body):
+    for _, path, _, _ in ROUTES:
+        options = api_body["paths"][path]["options"]
+        assert options["x-amazon-apigateway-integration"]["type"] == "mock"
+        assert not options.get("security") or options["security"] == [{"NONE": []}]
+
+
+def test_the_authorizer_is_a_token_authorizer_on_the_authorization_header_without_caching(api_body):
+    auth = api_body["securityDefinitions"]["JwtAuthorizer"]
+    assert auth["name"] == "Authorization"
+    ext = auth["x-amazon-apigateway-authorizer"]
+    assert ext["type"] == "token"
+    assert ext["authorizerResultTtlInSeconds"] == 0
+    arn = ext["authorizerUri"]["Fn::Sub"][1]["__FunctionArn__"]
+    assert arn == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+
+
+@pytest.mark.parametrize("kind,expected", GATEWAY_RESPONSES.items())
+def test_gateway_answers_are_json_detail_bodies(api_body, kind, expected):
+    status, detail = expected
+    response = api_body["x-amazon-apigateway-gateway-responses"][kind]
+    assert response["statusCode"] == status
+    assert json.loads(response["responseTemplates"]["application/json"]) == {"detail": detail}
+    if status == "401":
+        assert response["responseParameters"]["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
+
+
+def store_methods_called(binary: str, known: set) -> set:
+    """Store methods a function's code calls (`store.get_user(`, `.store.create_user(`)."""
+    called = set()
+    for src in (ROOT / "functions" / binary / "src").glob("*.rs"):
+        called |= set(re.findall(r"\.(\w+)\s*\(", src.read_text())) & known
+    return called
+
+
+def policy_statements(expanded, binary):
+    role = expanded["Resources"][logical_id(binary) + "Role"]["Properties"]
+    return [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+
+
+@pytest.mark.parametrize("binary", FUNCTIONS)
+def test_each_function_may_call_exactly_the_dynamodb_actions_its_code_uses(expanded, binary):
+    store_actions = {
+        k: set(v) for k, v in json.loads((ROOT / "shared" / "store-actions.json").read_text()).items()
+        if not k.startswith("_")
+    }
+    needed = set().union(*(store_actions[m] for m in store_methods_called(binary, set(store_actions))))
+    granted = set()
+    for statement in policy_statements(expanded, binary):
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert action.startswith("dynamodb:") and "*" not in action, f"{binary}: {action}"
+        granted |= set(actions)
+    assert granted == needed, f"{binary}: granted {sorted(granted)}, code uses {sorted(needed)}"
+
+
+@pytest.mark.parametrize("binary", FUNCTIONS)
+def test_policies_name_our_table_or_its_index_never_a_wildcard(expanded, binary):
+    for statement in policy_statements(expanded, binary):
+        resource = json.dumps(statement["Resource"])
+        assert "AppTable" in resource and '"*"' not in resource, f"{binary}: {resource}"
+        if statement["Action"] == ["dynamodb:Query"]:
+            assert "/index/gsi1" in resource
+
+
+@pytest.mark.parametrize("binary", FUNCTIONS)
+def test_every_function_is_a_rust_binary_of_its_own(source, binary):
+    fn = source["Resources"][logical_id(binary)]
+    assert fn["Type"] == "AWS::Serverless::Function"
+    assert fn["Metadata"] == {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": binary}}
+    assert (ROOT / "functions" / binary / "Cargo.toml").exists()
+    glob = source["Globals"]["Function"]
+    assert glob["Runtime"] == "provided.al2023" and glob["Handler"] == "bootstrap"
+    timeout = fn["Properties"].get("Timeout", glob["Timeout"])
+    assert timeout < 29, "below API Gateway's integration timeout"
+
+
+def test_the_table_survives_stack_deletion_and_has_point_in_time_recovery(source):
+    table = source["Resources"]["AppTable"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_the_jwt_secret_is_generated_at_deploy_time_and_never_output(source):
+    secret = source["Resources"]["JwtSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "SecretString" not in secret["Properties"], "no literal secret in the template"
+    outputs = json.dumps(source.get("Outputs", {}))
+    assert "JwtSecret" not in outputs and "JWT_SECRET" not in outputs
+    for name, param in source["Parameters"].items():
+        assert "secret" not in name.lower(), f"a secret must not be a parameter ({name})"
+
+
+def test_the_stage_is_throttled_and_outputs_the_url_and_table(source):
+    settings = source["Resources"]["Api"]["Properties"]["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] and settings["ThrottlingBurstLimit"]
+    assert {"ApiUrl", "TableName"} <= set(source["Outputs"])
