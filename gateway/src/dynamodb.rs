@@ -255,7 +255,10 @@ pub struct DynamoDbLocal {
 impl DynamoDbLocal {
     /// Installs DynamoDB Local if needed, starts it and waits until it answers.
     pub async fn start(opts: &LocalOptions) -> Result<DynamoDbLocal> {
+        // Absolute: java runs from inside this folder, so a relative path (from a relative
+        // --template) would point nowhere.
         let jar_dir = install(&opts.install_dir).await?;
+        let jar_dir = std::path::absolute(&jar_dir).unwrap_or(jar_dir);
         check_java().await?;
         let port = match opts.port {
             0 => crate::util::free_loopback_port()

@@ -280,6 +280,12 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
         .args(["--table-name", &table])
         .arg("--env-vars")
         .arg(&env_vars)
+        // The stage's throttling (100 req/s) is emulated; parallel tests must never meet it.
+        .args([
+            "--parameter-overrides",
+            "ThrottlingRateLimit=100000",
+            "ThrottlingBurstLimit=100000",
+        ])
         // Only affects a DynamoDB Local that the gateway starts itself: keep it off the disk.
         .arg("--in-memory");
     let mut child = command
