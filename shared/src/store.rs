@@ -236,6 +236,11 @@ where
     }
 }
 
+/// A request the SDK refused to build (a missing required field): a bug, never the client's.
+fn invalid_request(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Other(format!("invalid request: {e}"))
+}
+
 fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("bad item: {e}")))
 }
@@ -426,7 +431,7 @@ impl Store {
                     .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk)")
                     .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                    .map_err(invalid_request)?;
                 Ok(TransactWriteItem::builder().put(put).build())
             };
             match self
@@ -734,7 +739,7 @@ impl Store {
                     .set_key(Some(v.clone()))
                     .condition_expression("attribute_exists(pk)")
                     .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                    .map_err(invalid_request)?;
                 actions.push(TransactWriteItem::builder().delete(del).build());
             }
             let count = n(votes.len());
@@ -748,7 +753,7 @@ impl Store {
                     .expression_attribute_values(":neg", n(-(votes.len() as i64)))
                     .expression_attribute_values(":caller", n(caller))
                     .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                    .map_err(invalid_request)?;
                 TransactWriteItem::builder().update(upd).build()
             } else {
                 let del = Delete::builder()
@@ -761,7 +766,7 @@ impl Store {
                     .expression_attribute_values(":count", count)
                     .expression_attribute_names("#votes", "votes")
                     .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                    .map_err(invalid_request)?;
                 TransactWriteItem::builder().delete(del).build()
             };
             actions.insert(0, post_action);
@@ -783,6 +788,36 @@ impl Store {
 
     // ----- votes -------------------------------------------------------------------------
 
+    /// The post half of a vote transaction: `votes + delta`, only on a post that exists and is
+    /// not being deleted (so its cancellation means "no such post").
+    fn bump_votes(&self, post_id: u64, delta: i64) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(post_pk(post_id), POST_SK)))
+            .update_expression("ADD #votes :delta")
+            .expression_attribute_names("#votes", "votes")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
+            .expression_attribute_values(":delta", n(delta))
+            .build()
+            .map_err(invalid_request)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Runs a vote transaction `[bump_votes, vote item action]` and says which condition failed.
+    async fn vote_transaction(
+        &self,
+        actions: Vec<TransactWriteItem>,
+        vote_failed: VoteError,
+    ) -> Result<(), VoteError> {
+        match self.transact(actions).await? {
+            TxOutcome::Committed => Ok(()),
+            TxOutcome::Cancelled(r) if r[0] == "ConditionalCheckFailed" => {
+                Err(VoteError::PostNotFound)
+            }
+            TxOutcome::Cancelled(_) => Err(vote_failed),
+        }
+    }
+
     /// Adds `user_id`'s vote on `post_id`: the vote item and `votes + 1` in one transaction.
     pub async fn add_vote(&self, post_id: u64, user_id: u64) -> Result<(), VoteError> {
         let vote = to_item(&VoteItem {
@@ -792,62 +827,34 @@ impl Store {
             user_id,
             created_at: crate::time::now_rfc3339(),
         })?;
-        let bump = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(post_pk(post_id), POST_SK)))
-            .update_expression("ADD #votes :one")
-            .expression_attribute_names("#votes", "votes")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(vote))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+            .map_err(invalid_request)?;
         let actions = vec![
-            TransactWriteItem::builder().update(bump).build(),
+            self.bump_votes(post_id, 1)?,
             TransactWriteItem::builder().put(put).build(),
         ];
-        match self.transact(actions).await? {
-            TxOutcome::Committed => Ok(()),
-            TxOutcome::Cancelled(r) if r[0] == "ConditionalCheckFailed" => {
-                Err(VoteError::PostNotFound)
-            }
-            TxOutcome::Cancelled(_) => Err(VoteError::AlreadyVoted),
-        }
+        self.vote_transaction(actions, VoteError::AlreadyVoted)
+            .await
     }
 
     /// Removes `user_id`'s vote on `post_id`: the vote item and `votes - 1` in one transaction.
     pub async fn remove_vote(&self, post_id: u64, user_id: u64) -> Result<(), VoteError> {
-        let drop = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(post_pk(post_id), POST_SK)))
-            .update_expression("ADD #votes :minus")
-            .expression_attribute_names("#votes", "votes")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
-            .expression_attribute_values(":minus", n(-1))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        let del = Delete::builder()
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(post_pk(post_id), &vote_sk(user_id))))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+            .map_err(invalid_request)?;
         let actions = vec![
-            TransactWriteItem::builder().update(drop).build(),
-            TransactWriteItem::builder().delete(del).build(),
+            self.bump_votes(post_id, -1)?,
+            TransactWriteItem::builder().delete(delete).build(),
         ];
-        match self.transact(actions).await? {
-            TxOutcome::Committed => Ok(()),
-            TxOutcome::Cancelled(r) if r[0] == "ConditionalCheckFailed" => {
-                Err(VoteError::PostNotFound)
-            }
-            TxOutcome::Cancelled(_) => Err(VoteError::VoteNotFound),
-        }
+        self.vote_transaction(actions, VoteError::VoteNotFound)
+            .await
     }
 
     /// Number of vote items of a post, counted with a `Query` (for tests and audits; no
