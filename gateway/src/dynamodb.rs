@@ -246,6 +246,25 @@ pub struct LocalOptions {
     pub port: u16,
 }
 
+impl LocalOptions {
+    /// The project's layout: installed into `<project>/.local/dynamodb`, data kept in
+    /// `data_dir` or `<project>/.local/dynamodb-data` unless `in_memory`.
+    pub fn for_project(
+        project: &Path,
+        in_memory: bool,
+        data_dir: Option<PathBuf>,
+        port: u16,
+    ) -> Self {
+        let local_dir = project.join(".local");
+        Self {
+            install_dir: local_dir.join("dynamodb"),
+            data_dir: (!in_memory)
+                .then(|| data_dir.unwrap_or_else(|| local_dir.join("dynamodb-data"))),
+            port,
+        }
+    }
+}
+
 /// A running DynamoDB Local; killed when dropped.
 pub struct DynamoDbLocal {
     child: Child,

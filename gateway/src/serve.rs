@@ -245,20 +245,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             e.clone()
         }
         None => {
-            let local_dir = project.join(".local");
-            let opts = LocalOptions {
-                install_dir: local_dir.join("dynamodb"),
-                data_dir: if args.in_memory {
-                    None
-                } else {
-                    Some(
-                        args.data_dir
-                            .clone()
-                            .unwrap_or_else(|| local_dir.join("dynamodb-data")),
-                    )
-                },
-                port: 0,
-            };
+            let opts =
+                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0);
             let ddb = DynamoDbLocal::start(&opts).await?;
             eprintln!("[gateway] DynamoDB Local listening on {}", ddb.endpoint());
             let e = ddb.endpoint();
@@ -357,20 +345,8 @@ async fn dynamodb(args: DynamoDbArgs) -> Result<()> {
         Err(e) if args.template.is_some() => return Err(e),
         Err(_) => cwd.clone(),
     };
-    let local_dir = project.join(".local");
-    let opts = LocalOptions {
-        install_dir: local_dir.join("dynamodb"),
-        data_dir: if args.in_memory {
-            None
-        } else {
-            Some(
-                args.data_dir
-                    .clone()
-                    .unwrap_or_else(|| local_dir.join("dynamodb-data")),
-            )
-        },
-        port: args.port,
-    };
+    let opts =
+        LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), args.port);
     let mut ddb = DynamoDbLocal::start(&opts).await?;
     {
         let mut out = std::io::stdout().lock();
