@@ -101,18 +101,31 @@ pub struct Passwords {
     cost: u32,
     /// A real hash of a random password at the same cost, verified against when the e-mail is
     /// unknown, so that answer takes as long as a wrong password (no hint which e-mails exist).
-    dummy_hash: String,
+    /// Only login needs it ([`Passwords::for_login`]); sign-up's cold start skips the work.
+    dummy_hash: Option<String>,
 }
 
 impl Passwords {
-    /// Builds the hasher; computes the dummy hash once (part of the cold start, not a request).
-    pub async fn new(config: HashConfig) -> Result<Self, ApiError> {
+    /// A hasher for new passwords (sign-up).
+    pub fn new(config: HashConfig) -> Self {
+        Self {
+            cost: config.bcrypt_cost,
+            dummy_hash: None,
+        }
+    }
+
+    /// A hasher that also verifies (login): computes the dummy hash once, at cold start rather
+    /// than on the first request for an unknown e-mail.
+    pub async fn for_login(config: HashConfig) -> Result<Self, ApiError> {
         let cost = config.bcrypt_cost;
         let dummy: String = (0..24)
             .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
             .collect();
         let dummy_hash = blocking(move || bcrypt::hash(dummy, cost)).await?;
-        Ok(Self { cost, dummy_hash })
+        Ok(Self {
+            cost,
+            dummy_hash: Some(dummy_hash),
+        })
     }
 
     /// Hashes a new password. bcrypt reads at most 72 bytes, so anything longer is refused
@@ -132,7 +145,13 @@ impl Passwords {
     /// so both failures cost the same. Returns true only for a real match.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
+        let hash = match (hash, &self.dummy_hash) {
+            (Some(h), _) => h,
+            (None, Some(dummy)) => dummy.clone(),
+            // Built with `new` (sign-up only): hash a throw-away password now; slower than a
+            // real check, never faster, so still no hint.
+            (None, None) => self.hash("unknown-account".into()).await?,
+        };
         // A password bcrypt would truncate can never match: compare it anyway (for timing)
         // but refuse the result.
         let too_long = password.len() > MAX_PASSWORD_BYTES;
@@ -226,7 +245,9 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_unknown_accounts_never_match() {
-        let p = Passwords::new(HashConfig { bcrypt_cost: 4 }).await.unwrap();
+        let p = Passwords::for_login(HashConfig { bcrypt_cost: 4 })
+            .await
+            .unwrap();
         let h = p.hash("correct horse".into()).await.unwrap();
         assert!(
             p.verify("correct horse".into(), Some(h.clone()))
@@ -239,7 +260,9 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_over_72_bytes_are_never_hashed_truncated() {
-        let p = Passwords::new(HashConfig { bcrypt_cost: 4 }).await.unwrap();
+        let p = Passwords::for_login(HashConfig { bcrypt_cost: 4 })
+            .await
+            .unwrap();
         assert!(p.hash("x".repeat(73)).await.is_err());
         // Exactly 72 bytes is accepted, and every byte counts.
         let h = p.hash("y".repeat(72)).await.unwrap();

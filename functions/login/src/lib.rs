@@ -19,7 +19,7 @@ impl State {
     pub async fn from_env() -> Result<Self, LambdaError> {
         Ok(Self {
             store: Store::from_env().await?,
-            passwords: Passwords::new(HashConfig::from_env()?).await?,
+            passwords: Passwords::for_login(HashConfig::from_env()?).await?,
             jwt: Jwt::new(&JwtConfig::from_env()?),
         })
     }
