@@ -116,7 +116,13 @@ struct PostItem {
     gsi1pk: String,
     gsi1sk: u64,
     id: u64,
+    /// Absent when empty: DynamoDB Local 1.11 refuses an empty string in any attribute (real
+    /// DynamoDB takes them outside keys), so `""` is never written and a missing attribute
+    /// reads back as `""`. The same code then runs on both engines.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     title: String,
+    /// Absent when empty, as `title`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     content: String,
     published: bool,
     created_at: String,
@@ -582,6 +588,8 @@ impl Store {
                         .max(1),
                 );
             } else {
+                // A post with an empty title has no `title` attribute (see `PostItem`), and
+                // `contains` on a missing attribute is false: the same answer as for `""`.
                 q = q
                     .filter_expression("attribute_not_exists(deleting) AND contains(#title, :q)")
                     .expression_attribute_names("#title", "title")
@@ -624,20 +632,30 @@ impl Store {
         changes: PostChanges,
     ) -> Result<Post, PostWriteError> {
         let mut sets = Vec::new();
+        let mut removes = Vec::new();
         let mut values: HashMap<String, AttributeValue> = HashMap::new();
-        if let Some(t) = changes.title {
-            sets.push("#title = :title");
-            values.insert(":title".into(), s(t));
-        }
-        if let Some(c) = changes.content {
-            sets.push("#content = :content");
-            values.insert(":content".into(), s(c));
+        // Aliases everywhere: attribute names must never collide with DynamoDB's long list of
+        // reserved words, now or when a field is added.
+        let mut names: HashMap<String, String> = HashMap::new();
+        let texts = [("title", changes.title), ("content", changes.content)];
+        for (field, text) in texts {
+            let Some(text) = text else { continue };
+            names.insert(format!("#{field}"), field.to_string());
+            // An empty string is stored as "no attribute" (see `PostItem`): DynamoDB Local
+            // refuses `""` even before the condition is checked, which would hide a 403/404.
+            if text.is_empty() {
+                removes.push(format!("#{field}"));
+            } else {
+                sets.push(format!("#{field} = :{field}"));
+                values.insert(format!(":{field}"), s(text));
+            }
         }
         if let Some(p) = changes.published {
-            sets.push("#published = :published");
+            names.insert("#published".into(), "published".into());
+            sets.push("#published = :published".into());
             values.insert(":published".into(), AttributeValue::Bool(p));
         }
-        if sets.is_empty() {
+        if names.is_empty() {
             return match self.get_post_item(id).await? {
                 Some(p) if !p.deleting && p.owner_id == caller => Ok(p.into()),
                 Some(p) if !p.deleting => Err(PostWriteError::Forbidden),
@@ -645,19 +663,19 @@ impl Store {
             };
         }
         values.insert(":caller".into(), n(caller));
-        // Aliases everywhere: attribute names must never collide with DynamoDB's long list of
-        // reserved words, now or when a field is added.
-        let names: HashMap<String, String> = ["title", "content", "published"]
-            .into_iter()
-            .filter(|f| values.contains_key(&format!(":{f}")))
-            .map(|f| (format!("#{f}"), f.to_string()))
-            .collect();
+        let mut expression = Vec::new();
+        if !sets.is_empty() {
+            expression.push(format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            expression.push(format!("REMOVE {}", removes.join(", ")));
+        }
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(post_pk(id), POST_SK)))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(expression.join(" "))
             .condition_expression(
                 "attribute_exists(pk) AND owner_id = :caller AND attribute_not_exists(deleting)",
             )

@@ -187,6 +187,85 @@ async fn only_the_owner_can_change_a_post_and_missing_is_reported_before_forbidd
 }
 
 #[tokio::test]
+async fn empty_titles_and_contents_are_stored_and_read_back_as_empty_strings() {
+    // GIVEN a post created with an empty title and content (DynamoDB Local refuses `""` in any
+    // attribute; real DynamoDB takes it: the store must answer the same on both)
+    let store = store().await;
+    let owner = user(&store, "empty@example.com").await;
+    let other = user(&store, "empty2@example.com").await;
+    let post = store
+        .create_post(&owner, String::new(), String::new(), true)
+        .await
+        .unwrap();
+    assert_eq!((post.title.as_str(), post.content.as_str()), ("", ""));
+
+    // THEN get and list read it back with "" (and a search never matches the missing title)
+    let got = store.get_post(post.id).await.unwrap().unwrap();
+    assert_eq!(got, post);
+    let listed = store.list_posts(100, 0, "").await.unwrap();
+    assert_eq!(listed.iter().find(|p| p.id == post.id), Some(&post));
+    assert!(store.list_posts(100, 0, "x").await.unwrap().is_empty());
+
+    // WHEN a PUT-style update sets text, then another empties both again
+    let put = |title: &str, content: &str| PostChanges {
+        title: Some(title.into()),
+        content: Some(content.into()),
+        published: Some(false),
+    };
+    let filled = store
+        .update_post(post.id, owner.id, put("t", "c"))
+        .await
+        .unwrap();
+    assert_eq!((filled.title.as_str(), filled.content.as_str()), ("t", "c"));
+    let emptied = store
+        .update_post(post.id, owner.id, put("", ""))
+        .await
+        .unwrap();
+    assert_eq!((emptied.title.as_str(), emptied.content.as_str()), ("", ""));
+    assert!(!emptied.published);
+    assert_eq!(emptied.created_at, post.created_at);
+    assert_eq!(store.get_post(post.id).await.unwrap().unwrap(), emptied);
+
+    // AND a PATCH-style update empties one field and keeps the other
+    store
+        .update_post(post.id, owner.id, put("t2", "c2"))
+        .await
+        .unwrap();
+    let patch = PostChanges {
+        title: Some(String::new()),
+        ..Default::default()
+    };
+    let patched = store
+        .update_post(post.id, owner.id, patch.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (patched.title.as_str(), patched.content.as_str()),
+        ("", "c2")
+    );
+    let listed = store.list_posts(100, 0, "").await.unwrap();
+    assert_eq!(listed.iter().find(|p| p.id == post.id), Some(&patched));
+
+    // AND "" still gets the write's real answer: forbidden for someone else, missing for no post
+    assert!(matches!(
+        store.update_post(post.id, other.id, put("", "")).await,
+        Err(PostWriteError::Forbidden)
+    ));
+    assert!(matches!(
+        store.update_post(post.id, other.id, patch.clone()).await,
+        Err(PostWriteError::Forbidden)
+    ));
+    assert!(matches!(
+        store.update_post(post.id + 1, owner.id, put("", "")).await,
+        Err(PostWriteError::NotFound)
+    ));
+    assert!(matches!(
+        store.update_post(post.id + 1, owner.id, patch).await,
+        Err(PostWriteError::NotFound)
+    ));
+}
+
+#[tokio::test]
 async fn a_vote_is_counted_once_and_removed_once() {
     let store = store().await;
     let owner = user(&store, "v@example.com").await;

@@ -226,3 +226,40 @@ async fn unicode_title_and_content_round_trip() {
     assert_eq!(stored["Post"]["title"], json!(title));
     assert_eq!(stored["Post"]["content"], json!(content));
 }
+
+#[tokio::test]
+async fn an_empty_title_and_content_are_valid_and_read_back_as_empty_strings() {
+    // GIVEN a user; WHEN they create a post with "" for title and content (the original
+    // accepts it; DynamoDB Local refuses "" in any attribute, so this was once a 500 locally)
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = api
+        .create_post(&user.token, json!({"title": "", "content": ""}))
+        .await
+        .expect(201);
+    // THEN the answer, the stored post and its list entry all say ""
+    assert_post_of(&body, &user);
+    assert_eq!((&body["title"], &body["content"]), (&json!(""), &json!("")));
+    let id = id_of(&body);
+    let stored = api.get_post(&user.token, id).await.expect(200);
+    assert_eq!(stored["Post"], body);
+    // Other tests add posts meanwhile: page (newest first) until ours or an older one shows.
+    let mut skip = 0;
+    let entry = loop {
+        let page = api
+            .list_posts(
+                &user.token,
+                &[("limit", "100"), ("skip", &skip.to_string())],
+            )
+            .await
+            .expect(200);
+        let page = page.as_array().cloned().unwrap_or_default();
+        if let Some(entry) = page.iter().find(|p| p["Post"]["id"] == json!(id)) {
+            break entry.clone();
+        }
+        let past_it = page.iter().any(|p| id_of(&p["Post"]) < id);
+        assert!(!page.is_empty() && !past_it, "post {id} is not listed");
+        skip += 100;
+    };
+    assert_eq!(entry["Post"], body);
+}

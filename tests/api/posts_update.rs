@@ -307,3 +307,68 @@ async fn updates_keep_the_vote_count() {
         .expect(200);
     assert_eq!(api.votes_of(&owner.token, id).await, 1);
 }
+
+#[tokio::test]
+async fn put_and_patch_with_empty_strings_answer_200_and_store_them() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let id = id_of(&draft(&api, &user).await);
+    // PUT "" for both
+    let put = api
+        .update_post(&user.token, id, json!({"title": "", "content": ""}))
+        .await
+        .expect(200);
+    assert_post_of(&put, &user);
+    assert_eq!((&put["title"], &put["content"]), (&json!(""), &json!("")));
+    assert_eq!(stored(&api, &user, id).await, put);
+    // PATCH text back into one, then "" into the other: only the given field changes
+    api.patch_post(&user.token, id, json!({"title": "back"}))
+        .await
+        .expect(200);
+    api.patch_post(&user.token, id, json!({"content": "text"}))
+        .await
+        .expect(200);
+    let patched = api
+        .patch_post(&user.token, id, json!({"title": ""}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (&patched["title"], &patched["content"]),
+        (&json!(""), &json!("text"))
+    );
+    assert_eq!(stored(&api, &user, id).await, patched);
+}
+
+#[tokio::test]
+async fn empty_strings_do_not_hide_403_for_someone_elses_post() {
+    let api = api().await;
+    let owner = api.new_user().await;
+    let stranger = api.new_user().await;
+    let before = draft(&api, &owner).await;
+    let id = id_of(&before);
+    api.update_post(&stranger.token, id, json!({"title": "", "content": ""}))
+        .await
+        .expect_detail(403, "Not authorized to perform requested action");
+    api.patch_post(&stranger.token, id, json!({"content": ""}))
+        .await
+        .expect_detail(403, "Not authorized to perform requested action");
+    assert_eq!(
+        stored(&api, &owner, id).await,
+        before,
+        "a refused write changed the post"
+    );
+}
+
+#[tokio::test]
+async fn empty_strings_do_not_hide_404_for_a_missing_post() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let id = missing_id();
+    let missing = format!("post with id: {id} does not exist");
+    api.update_post(&user.token, id, json!({"title": "", "content": ""}))
+        .await
+        .expect_detail(404, &missing);
+    api.patch_post(&user.token, id, json!({"title": ""}))
+        .await
+        .expect_detail(404, &missing);
+}
