@@ -5,6 +5,7 @@
 //! - [`http`]: request parsing at the edge (bodies, path ids, the caller) and the Lambda entry point.
 //! - [`validate`]: FastAPI-shaped (422) validation of JSON bodies, field by field.
 //! - [`models`]: request and response types, kept apart from the storage items in [`store`].
+//! - [`form`]: HTML form bodies (url-encoded or multipart) read by their `Content-Type`.
 //! - [`auth`]: JWT issue/verify (HS256 only) and bcrypt hashing off the async executor.
 //! - [`store`]: the DynamoDB store; its key design is in `docs/data-model.md`.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod form;
 pub mod http;
 pub mod ids;
 pub mod models;

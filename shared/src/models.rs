@@ -64,10 +64,17 @@ pub struct LoginForm {
 }
 
 impl LoginForm {
-    /// Parses an `application/x-www-form-urlencoded` body. Missing `username` or `password`,
-    /// or a `grant_type` other than `password`, is a 422.
-    pub fn from_form(body: &[u8]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    /// Reads the form from a request body, `application/x-www-form-urlencoded` or
+    /// `multipart/form-data` as its `Content-Type` says (see [`crate::form`]), then validates it
+    /// with [`LoginForm::from_fields`]. Another content type reads as an empty form (422).
+    pub async fn from_request(content_type: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
+        Self::from_fields(&crate::form::read_form(content_type, body).await?)
+    }
+
+    /// Validates the form's fields, however they were encoded. Missing `username` or
+    /// `password`, or a `grant_type` other than `password`, is a 422; `scope`, `client_id` and
+    /// `client_secret` are accepted and ignored.
+    pub fn from_fields(pairs: &[(String, String)]) -> Result<Self, ApiError> {
         let get = |k: &str| {
             pairs
                 .iter()
@@ -367,16 +374,27 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_login_form_normalises_the_domain_and_checks_grant_type() {
-        let f =
-            LoginForm::from_form(b"username=Bob%40Example.COM&password=p%26ss&grant_type=password")
-                .unwrap();
+    #[tokio::test]
+    async fn the_login_form_normalises_the_domain_and_checks_grant_type() {
+        let form = |body: &'static [u8]| {
+            LoginForm::from_request(Some("application/x-www-form-urlencoded"), body)
+        };
+        let f = form(b"username=Bob%40Example.COM&password=p%26ss&grant_type=password")
+            .await
+            .unwrap();
         assert_eq!(f.username, "Bob@example.com");
         assert_eq!(f.password, "p&ss");
-        assert!(LoginForm::from_form(b"username=a%40b.co&password=x&grant_type=client").is_err());
-        assert!(LoginForm::from_form(b"password=x").is_err());
-        assert!(LoginForm::from_form(br#"{"username":"a@b.co","password":"x"}"#).is_err());
+        assert!(
+            form(b"username=a%40b.co&password=x&grant_type=client")
+                .await
+                .is_err()
+        );
+        assert!(form(b"password=x").await.is_err());
+        assert!(
+            form(br#"{"username":"a@b.co","password":"x"}"#)
+                .await
+                .is_err()
+        );
     }
 
     #[test]

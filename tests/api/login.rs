@@ -216,3 +216,130 @@ async fn unknown_email_and_wrong_password_take_about_the_same_time() {
          more than half the hash time ({hash:?})"
     );
 }
+
+/// A `multipart/form-data` body with `boundary` and these text fields, as Postman's
+/// "form-data" tab or `curl -F` send it.
+fn multipart_body(boundary: &str, fields: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body + &format!("--{boundary}--\r\n")
+}
+
+/// `POST /login` with this Content-Type and body.
+async fn login_raw(api: &Api, content_type: &str, body: String) -> Resp {
+    let request = api
+        .request("POST", "/login")
+        .header("Content-Type", content_type)
+        .body(body);
+    api.send(request).await
+}
+
+#[tokio::test]
+async fn login_with_a_multipart_form_answers_200_with_a_working_token() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = multipart_body(
+        "----postman1234",
+        &[
+            ("grant_type", "password"),
+            ("username", &user.email),
+            ("password", &user.password),
+            ("scope", ""),
+        ],
+    );
+    let answer = login_raw(&api, "multipart/form-data; boundary=----postman1234", body)
+        .await
+        .expect(200);
+    assert_eq!(answer["token_type"], json!("bearer"));
+    let token = answer["access_token"].as_str().expect("a token");
+    assert_eq!(token_claims(token)["user_id"], json!(user.id));
+    api.get("/posts", Some(token)).await.expect(200);
+}
+
+#[tokio::test]
+async fn a_multipart_content_type_is_matched_case_insensitively_with_a_quoted_boundary() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = multipart_body(
+        "a b:c",
+        &[("username", &user.email), ("password", &user.password)],
+    );
+    login_raw(
+        &api,
+        "Multipart/Form-Data; charset=utf-8; boundary=\"a b:c\"",
+        body,
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn a_multipart_login_with_a_wrong_password_is_the_usual_403() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = multipart_body(
+        "XyZ",
+        &[("username", &user.email), ("password", "not-the-password")],
+    );
+    login_raw(&api, "multipart/form-data; boundary=XyZ", body)
+        .await
+        .expect_detail(403, "Invalid Credentials");
+}
+
+#[tokio::test]
+async fn a_multipart_login_without_fields_or_with_a_bad_boundary_is_422_never_500() {
+    let api = api().await;
+    let missing = login_raw(
+        &api,
+        "multipart/form-data; boundary=XyZ",
+        multipart_body("XyZ", &[("scope", "")]),
+    )
+    .await;
+    missing.expect_422(&["body", "username"]);
+    missing.expect_422(&["body", "password"]);
+    let fields = [("username", "a@example.com"), ("password", "whatever-pw")];
+    for content_type in [
+        "multipart/form-data",
+        "multipart/form-data; boundary=NotTheOneUsed",
+    ] {
+        login_raw(&api, content_type, multipart_body("XyZ", &fields))
+            .await
+            .expect_validation_error();
+    }
+}
+
+#[tokio::test]
+async fn a_url_encoded_login_with_a_charset_parameter_still_answers_200() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = format!(
+        "username={}&password={}",
+        user.email.replace('@', "%40"),
+        user.password
+    );
+    login_raw(
+        &api,
+        "Application/X-WWW-Form-URLEncoded; charset=UTF-8",
+        body,
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn a_form_sent_as_another_content_type_is_422_for_missing_fields() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let body = format!(
+        "username={}&password={}",
+        user.email.replace('@', "%40"),
+        user.password
+    );
+    let answer = login_raw(&api, "text/plain", body).await;
+    answer.expect_422(&["body", "username"]);
+    answer.expect_422(&["body", "password"]);
+}

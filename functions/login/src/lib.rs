@@ -28,8 +28,13 @@ impl State {
 /// One GetItem for the e-mail's credential, one bcrypt verify (against a dummy hash when the
 /// e-mail is unknown), then 200 with a token or 403 `Invalid Credentials`: the same answer,
 /// in about the same time, for an unknown e-mail and a wrong password.
+/// The form may be url-encoded or multipart, as its Content-Type says (as FastAPI reads it).
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
-    let form = LoginForm::from_form(body(&req))?;
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let form = LoginForm::from_request(content_type, body(&req)).await?;
     let credential = state.store.get_credential(&form.username).await?;
     let (user_id, hash) = match credential {
         Some(c) => (Some(c.user_id), Some(c.password_hash)),
