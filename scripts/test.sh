@@ -8,6 +8,9 @@
 #    so all tests share it in parallel.
 # 3. Runs `cargo test` for the whole workspace (unit, store, gateway, HTTP and event tests).
 # 4. Runs the template checks (cfn-lint, sam validate, the SAM-translator tests).
+# 5. Runs the browser test of /docs (headless Chromium; scripts/browser-test.sh) and schemathesis
+#    on every operation of the served /openapi.json (scripts/fuzz.sh), each against a local
+#    gateway of its own on the DynamoDB Local above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,3 +38,6 @@ fi
 cargo test --workspace "$@"
 
 scripts/template-checks.sh
+
+scripts/browser-test.sh
+scripts/fuzz.sh
