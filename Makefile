@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: run test build fmt lint ci sam-build zips template-checks test-remote bench
+.PHONY: run test build fmt lint ci sam-build zips template-checks test-remote bench seed-events
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -27,6 +27,12 @@ zips:
 	PATH="$$(scripts/venv.sh)/bin:$$PATH" cargo lambda build --release --output-format zip \
 	  $$( [ "$${ARCH:-}" = arm64 ] && echo --arm64 || echo --x86-64 )
 	@ls -l target/lambda/*/bootstrap.zip
+
+# The sample events' fixtures (user 1, post 1) in DynamoDB Local on :8000 (ARGS=--dynamodb-endpoint
+# URL for another one); idempotent. See README, "sam local and the sample events".
+seed-events:
+	cargo build -p local_gateway
+	target/debug/local_gateway seed $(ARGS)
 
 # Per-route latency through the local gateway (N=50 requests each; BASE_URL=... for another server).
 bench:

@@ -1,4 +1,4 @@
-//! Command-line arguments (hand-parsed: two subcommands do not justify a parser crate).
+//! Command-line arguments (hand-parsed: four small subcommands do not justify a parser crate).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,8 @@ pub const USAGE: &str = "\
 Usage:
   local_gateway [serve] [options]     serve the API of template.yaml on http://127.0.0.1:3000
   local_gateway dynamodb [options]    only run DynamoDB Local in the foreground
+  local_gateway seed [options]        write the sample events' fixtures (user 1, post 1) into a table
+  local_gateway event-token [options] print a fresh token for the sample events (development key)
 
 serve options:
   --template FILE              SAM template (default: template.yaml here or in a parent folder)
@@ -27,6 +29,14 @@ serve options:
 dynamodb options:
   --port PORT (default 8000), --in-memory, --data-dir DIR, --template FILE
 
+seed options (idempotent; creates the table from the template when missing):
+  --dynamodb-endpoint URL (default $DYNAMODB_ENDPOINT, else http://127.0.0.1:8000),
+  --table-name NAME (default: the table's logical id, as for serve), --template FILE
+
+event-token options:
+  --env-vars FILE (default sam-local-env.json beside the template: its Parameters.JWT_SECRET
+  signs), --update-events (also replace the token in events/*.json), --template FILE
+
 Environment: JWT_SECRET (else a random one), RUST_LOG (passed to functions), AWS_REGION.";
 
 /// A parsed command line.
@@ -36,6 +46,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run DynamoDB Local only.
     DynamoDb(DynamoDbArgs),
+    /// Write the sample events' fixtures.
+    Seed(SeedArgs),
+    /// Print a token for the sample events.
+    EventToken(EventTokenArgs),
     /// Print the usage.
     Help,
 }
@@ -82,6 +96,95 @@ pub struct DynamoDbArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Options of `seed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedArgs {
+    /// `--template` (else searched from the current folder upwards).
+    pub template: Option<PathBuf>,
+    /// `--dynamodb-endpoint`, else `$DYNAMODB_ENDPOINT`, else `http://127.0.0.1:8000` (where
+    /// `local_gateway dynamodb` listens by default).
+    pub dynamodb_endpoint: String,
+    /// `--table-name` (else the table's logical id, as `serve` names it).
+    pub table_name: Option<String>,
+}
+
+/// Options of `event-token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTokenArgs {
+    /// `--template` (else searched from the current folder upwards).
+    pub template: Option<PathBuf>,
+    /// `--env-vars`: the file with the development key (else `sam-local-env.json`).
+    pub env_vars: Option<PathBuf>,
+    /// `--update-events`.
+    pub update_events: bool,
+}
+
+/// Parses the options of `seed` or `event-token` (after the subcommand's name).
+fn parse_tool(
+    name: &str,
+    args: &[String],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command> {
+    let mut seed = SeedArgs {
+        template: None,
+        dynamodb_endpoint: env("DYNAMODB_ENDPOINT")
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| "http://127.0.0.1:8000".into()),
+        table_name: None,
+    };
+    let mut token = EventTokenArgs {
+        template: None,
+        env_vars: None,
+        update_events: false,
+    };
+    let is_seed = name == "seed";
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        i += 1;
+        if arg == "-h" || arg == "--help" {
+            return Ok(Command::Help);
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = || -> Result<String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            match args.get(i) {
+                Some(v) if !v.starts_with("--") => {
+                    i += 1;
+                    Ok(v.clone())
+                }
+                _ => Err(Error::config(format!("{flag} needs a value"))),
+            }
+        };
+        match (is_seed, flag) {
+            (_, "--template") => {
+                let v = PathBuf::from(value()?);
+                seed.template = Some(v.clone());
+                token.template = Some(v);
+            }
+            (true, "--dynamodb-endpoint") => seed.dynamodb_endpoint = value()?,
+            (true, "--table-name") => seed.table_name = Some(value()?),
+            (false, "--env-vars") => token.env_vars = Some(PathBuf::from(value()?)),
+            (false, "--update-events") => token.update_events = true,
+            _ => {
+                return Err(Error::config(format!(
+                    "unknown option {arg} for `{name}` (see --help)"
+                )));
+            }
+        }
+    }
+    Ok(if is_seed {
+        Command::Seed(seed)
+    } else {
+        Command::EventToken(token)
+    })
+}
+
 fn port(flag: &str, v: &str) -> Result<u16> {
     v.parse()
         .map_err(|_| Error::config(format!("{flag}: {v:?} is not a port number")))
@@ -89,6 +192,9 @@ fn port(flag: &str, v: &str) -> Result<u16> {
 
 /// Parses the arguments after the program name; `env` reads environment variables.
 pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Command> {
+    if let Some(name @ ("seed" | "event-token")) = args.first().map(String::as_str) {
+        return parse_tool(name, &args[1..], env);
+    }
     let mut rest: &[String] = args;
     let dynamodb = match rest.first().map(String::as_str) {
         Some("serve") => {
@@ -321,6 +427,54 @@ mod tests {
             panic!()
         };
         assert_eq!(d.port, 8000);
+    }
+
+    #[test]
+    fn seed_and_event_token_have_their_own_options() {
+        let Command::Seed(s) = parse(&args("seed"), |_| None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.dynamodb_endpoint, "http://127.0.0.1:8000");
+        assert_eq!((s.table_name, s.template), (None, None));
+        let env = |k: &str| (k == "DYNAMODB_ENDPOINT").then(|| "http://e:1".to_string());
+        let Command::Seed(s) = parse(&args("seed --table-name T --template t.yaml"), env).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            s,
+            SeedArgs {
+                template: Some("t.yaml".into()),
+                dynamodb_endpoint: "http://e:1".into(),
+                table_name: Some("T".into())
+            }
+        );
+        let Command::Seed(s) = parse(&args("seed --dynamodb-endpoint=http://x"), env).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(s.dynamodb_endpoint, "http://x");
+        let Command::EventToken(t) = parse(
+            &args("event-token --env-vars e.json --update-events"),
+            |_| None,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.env_vars, Some("e.json".into()));
+        assert!(t.update_events);
+        assert_eq!(parse(&args("seed -h"), |_| None).unwrap(), Command::Help);
+        for (line, want) in [
+            (
+                "seed --env-vars e.json",
+                "unknown option --env-vars for `seed`",
+            ),
+            ("event-token --table-name T", "unknown option"),
+            ("seed --table-name", "needs a value"),
+        ] {
+            let err = parse(&args(line), |_| None).unwrap_err().to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
     }
 
     #[test]

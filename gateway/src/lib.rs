@@ -19,6 +19,7 @@ pub mod error;
 pub mod invoke_api;
 pub mod process;
 pub mod runtime;
+pub mod seed;
 pub mod serve;
 pub mod template;
 pub mod util;

@@ -27,6 +27,8 @@ pub async fn run(cmd: Command) -> i32 {
         }
         Command::Serve(args) => serve(args).await,
         Command::DynamoDb(args) => dynamodb(args).await,
+        Command::Seed(args) => crate::seed::seed(args).await,
+        Command::EventToken(args) => crate::seed::event_token(args),
     };
     match result {
         Ok(()) => 0,
@@ -295,6 +297,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         None => None,
     };
+    // Last, so readers of the first two lines see no change: where the table lives (e.g. for
+    // `local_gateway seed --dynamodb-endpoint`).
+    lines.push(format!("DynamoDB endpoint: {endpoint}"));
     {
         let mut out = std::io::stdout().lock();
         for l in &lines {

@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
+mod seed;
+pub use seed::Seeded;
+
 type Item = HashMap<String, AttributeValue>;
 
 /// The GSI that lists posts newest first.
@@ -418,32 +421,7 @@ impl Store {
                 email: email.to_string(),
                 created_at: crate::time::now_rfc3339(),
             };
-            let user_item = to_item(&UserItem {
-                pk: user_pk(user.id),
-                sk: USER_SK.into(),
-                user: user.clone(),
-            })?;
-            let credential_item = to_item(&CredentialItem {
-                pk: email_pk(email),
-                sk: CREDENTIAL_SK.into(),
-                credential: Credential {
-                    user_id: user.id,
-                    password_hash: password_hash.to_string(),
-                },
-            })?;
-            let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(invalid_request)?;
-                Ok(TransactWriteItem::builder().put(put).build())
-            };
-            match self
-                .transact(vec![put(user_item)?, put(credential_item)?])
-                .await?
-            {
+            match self.put_user_and_credential(&user, password_hash).await? {
                 TxOutcome::Committed => return Ok(user),
                 TxOutcome::Cancelled(reasons) => {
                     if reasons.get(1).map(String::as_str) == Some("ConditionalCheckFailed") {
@@ -453,6 +431,39 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The sign-up transaction: the user item and its e-mail's credential item, each only if
+    /// absent (index 0 is the user, 1 the credential in the cancellation reasons).
+    async fn put_user_and_credential(
+        &self,
+        user: &User,
+        password_hash: &str,
+    ) -> Result<TxOutcome, StoreError> {
+        let user_item = to_item(&UserItem {
+            pk: user_pk(user.id),
+            sk: USER_SK.into(),
+            user: user.clone(),
+        })?;
+        let credential_item = to_item(&CredentialItem {
+            pk: email_pk(&user.email),
+            sk: CREDENTIAL_SK.into(),
+            credential: Credential {
+                user_id: user.id,
+                password_hash: password_hash.to_string(),
+            },
+        })?;
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(invalid_request)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        self.transact(vec![put(user_item)?, put(credential_item)?])
+            .await
     }
 
     /// One user by id (one strongly consistent `GetItem`).
@@ -498,36 +509,53 @@ impl Store {
         published: bool,
     ) -> Result<Post, StoreError> {
         loop {
-            let id = new_id();
-            let item = PostItem {
-                pk: post_pk(id),
-                sk: POST_SK.into(),
-                gsi1pk: POSTS_PARTITION.into(),
-                gsi1sk: id,
-                id,
+            let post = Post {
+                id: new_id(),
                 title: title.clone(),
                 content: content.clone(),
                 published,
                 created_at: crate::time::now_rfc3339(),
-                owner_id: owner.id,
-                owner_email: owner.email.clone(),
-                owner_created_at: owner.created_at.clone(),
+                owner: owner.clone(),
                 votes: 0,
-                deleting: false,
             };
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(to_item(&item)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(item.into()),
-                Err(e) if is_conditional_failure(&e) => continue, // id collision: new id
-                Err(e) => return Err(classify(e)),
+            if self.put_new_post(&post).await? {
+                return Ok(post);
             }
+            // The id collided (same millisecond, same random bits): new id.
+        }
+    }
+
+    /// Puts `post` (with its index keys and no votes: `post.votes` is not read) unless an item
+    /// with its key exists; false if one did.
+    async fn put_new_post(&self, post: &Post) -> Result<bool, StoreError> {
+        let item = PostItem {
+            pk: post_pk(post.id),
+            sk: POST_SK.into(),
+            gsi1pk: POSTS_PARTITION.into(),
+            gsi1sk: post.id,
+            id: post.id,
+            title: post.title.clone(),
+            content: post.content.clone(),
+            published: post.published,
+            created_at: post.created_at.clone(),
+            owner_id: post.owner.id,
+            owner_email: post.owner.email.clone(),
+            owner_created_at: post.owner.created_at.clone(),
+            votes: 0,
+            deleting: false,
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(classify(e)),
         }
     }
 

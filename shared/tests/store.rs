@@ -5,7 +5,7 @@
 //! other's data, and the table the tests use can never drift from the one we deploy.
 
 use shared::store::{
-    CreateUserError, PostChanges, PostWriteError, Store, StoreError, User, VoteError,
+    CreateUserError, PostChanges, PostWriteError, Seeded, Store, StoreError, User, VoteError,
 };
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -354,6 +354,87 @@ async fn deleting_a_post_removes_it_and_all_its_votes_even_past_one_transaction(
         store.add_vote(post.id, owner.id).await,
         Err(VoteError::PostNotFound)
     ));
+}
+
+#[tokio::test]
+async fn seeding_fixed_fixtures_is_idempotent_and_never_overwrites_other_data() {
+    let store = store().await;
+    let fixture = User {
+        id: 1,
+        email: "seed@example.com".into(),
+        created_at: "2026-11-21T04:19:58.123456+00:00".into(),
+    };
+    let post = shared::store::Post {
+        id: 1,
+        title: "seeded".into(),
+        content: String::new(),
+        published: true,
+        created_at: "2026-11-21T04:20:00.000000+00:00".into(),
+        owner: fixture.clone(),
+        votes: 0,
+    };
+    // GIVEN an empty table: the user, its login and the post are written
+    assert_eq!(
+        store.seed_user(&fixture, "h").await.unwrap(),
+        Seeded::Created
+    );
+    assert_eq!(store.seed_post(&post).await.unwrap(), Seeded::Created);
+    assert_eq!(store.get_user(1).await.unwrap(), Some(fixture.clone()));
+    assert_eq!(
+        store
+            .get_credential("seed@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        1
+    );
+    assert_eq!(store.get_post(1).await.unwrap(), Some(post.clone()));
+
+    // WHEN seeding again after a vote and an edit, THEN nothing is overwritten
+    store.add_vote(1, 1).await.unwrap();
+    let edited = PostChanges {
+        title: Some("edited".into()),
+        ..Default::default()
+    };
+    store.update_post(1, 1, edited).await.unwrap();
+    assert_eq!(
+        store.seed_user(&fixture, "other").await.unwrap(),
+        Seeded::AlreadyThere
+    );
+    assert_eq!(store.seed_post(&post).await.unwrap(), Seeded::AlreadyThere);
+    let kept = store.get_post(1).await.unwrap().unwrap();
+    assert_eq!((kept.title.as_str(), kept.votes), ("edited", 1));
+    assert_eq!(kept.votes, store.count_vote_items(1).await.unwrap());
+    assert_eq!(
+        store
+            .get_credential("seed@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "h"
+    );
+
+    // AND a fixture whose id or e-mail belongs to someone else is refused, not written
+    let taken = user(&store, "taken@example.com").await;
+    let clash = User {
+        email: taken.email.clone(),
+        id: 2,
+        ..fixture.clone()
+    };
+    assert!(store.seed_user(&clash, "h").await.is_err());
+    assert_eq!(store.get_user(2).await.unwrap(), None);
+    let other_owner = shared::store::Post {
+        owner: taken,
+        ..post.clone()
+    };
+    assert!(store.seed_post(&other_owner).await.is_err());
+
+    // AND a deleted fixture post comes back with the next seed
+    store.delete_post(1, 1).await.unwrap();
+    assert_eq!(store.seed_post(&post).await.unwrap(), Seeded::Created);
+    assert_eq!(store.get_post(1).await.unwrap().unwrap().votes, 0);
 }
 
 #[tokio::test]

@@ -157,6 +157,25 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
     record("remove_vote", &rec);
     store.count_vote_items(post.id).await.unwrap();
     record("count_vote_items", &rec);
+    // Fixtures (local_gateway seed): written, then found already there.
+    let fixture = User {
+        id: 1,
+        email: "seed-actions@example.com".into(),
+        created_at: owner.created_at.clone(),
+    };
+    for _ in 0..2 {
+        store.seed_user(&fixture, "h").await.unwrap();
+    }
+    record("seed_user", &rec);
+    let fixture_post = shared::store::Post {
+        id: 1,
+        owner: fixture,
+        ..post.clone()
+    };
+    for _ in 0..2 {
+        store.seed_post(&fixture_post).await.unwrap();
+    }
+    record("seed_post", &rec);
     // Delete a post with more votes than one transaction takes, and someone else's post.
     for voter in 0..12 {
         store.add_vote(post.id, 50_000 + voter).await.unwrap();

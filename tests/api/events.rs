@@ -1,10 +1,12 @@
 //! The sample events in `events/` (the ones `sam local invoke XFunction -e events/x.json`
 //! takes), run through their real binaries via the local gateway's Lambda invoke API.
 //!
-//! The events are static files, so the test is built around what they can know in advance:
-//! `create_user` and `login` share credentials (the table is new for each test process), the
-//! events with an `{id}` name an id that never exists (2^53 - 1) and get the contract's 404s,
-//! and copies of `get_user` / `get_post` with the ids just created must answer 200.
+//! Each event shows its function's happy path on a table prepared by the README's seed step,
+//! `local_gateway seed`, which this test runs on the gateway's fresh table: fixture user 1
+//! (`login.json`'s credentials; the protected events' `requestContext.authorizer`) and its
+//! post 1 (the `{id}` events, `vote.json`). The authorizer event's token is signed with the
+//! development-only key of `sam-local-env.json`, which the test gateway also uses. The
+//! contract's 404s are checked with copies of the events that name an id that never exists.
 
 use std::collections::BTreeMap;
 
@@ -26,8 +28,44 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("vote", "POST", "/vote"),
 ];
 
-/// The id the `{id}` events use: the largest the contract allows, never assigned.
+/// An id no user or post has: the largest the contract allows, never assigned.
 const MISSING: u64 = MAX_ID;
+/// The fixture user and post of `local_gateway seed`, which the events name.
+const FIXTURE_ID: u64 = 1;
+
+/// The README's seed step on the test gateway's table; returns what it printed.
+fn seed() -> String {
+    let endpoint = dynamodb_endpoint().expect("the local gateway prints its DynamoDB endpoint");
+    let table = table_name().expect("a local run has a table");
+    let out = std::process::Command::new(local_gateway_binary())
+        .args([
+            "seed",
+            "--dynamodb-endpoint",
+            endpoint,
+            "--table-name",
+            table,
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .expect("run local_gateway seed");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "local_gateway seed failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A form body's field (`login.json`'s `username` and `password`).
+fn form_field(body: &str, name: &str) -> String {
+    reqwest::Url::parse(&format!("http://x/?{body}"))
+        .expect("a form body")
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
 
 /// Reads every file in `events/`, failing on a file that is not named after a function and
 /// on a function without an event.
@@ -237,8 +275,53 @@ async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
         "events/authorizer.json: {authorizer}"
     );
     let token = authorizer["authorizationToken"].as_str().unwrap()["Bearer ".len()..].to_owned();
-    let exp = token_claims(&token)["exp"].as_i64().expect("exp");
-    assert!(exp < now(), "the sample token must already be expired");
+    // Signed with the development-only key, for the fixture user, and long-lived (the events
+    // are static files; see `local_gateway event-token`, which also regenerates them).
+    let key = dev_jwt_secret().expect("sam-local-env.json names the development key");
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    let claims = jsonwebtoken::decode::<Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_secret(key.as_bytes()),
+        &validation,
+    )
+    .unwrap_or_else(|e| {
+        panic!("events/authorizer.json: the token does not verify with the development key ({e}); run `target/debug/local_gateway event-token --update-events`")
+    })
+    .claims;
+    assert_eq!(claims["user_id"], json!(FIXTURE_ID), "claims: {claims}");
+    let lifetime = claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0);
+    assert!(
+        lifetime > 365 * 24 * 3600,
+        "the events' token should live for years: {claims}"
+    );
+    // Every event that shows an Authorization header shows that same token, and every
+    // protected event's caller is the fixture user whose credentials login.json sends.
+    let login_email = form_field(events["login"]["body"].as_str().unwrap(), "username");
+    for (binary, event) in &events {
+        if let Some(header) = event["headers"]["Authorization"].as_str() {
+            assert_eq!(header, format!("Bearer {token}"), "events/{binary}.json");
+        }
+        let caller = &event["requestContext"]["authorizer"];
+        if caller.is_object() {
+            assert_eq!(caller["user_id"], json!(FIXTURE_ID.to_string()), "{binary}");
+            assert_eq!(caller["email"], json!(login_email), "{binary}");
+        }
+        if let Some(id) = event["pathParameters"]["id"].as_str() {
+            assert_eq!(
+                id,
+                FIXTURE_ID.to_string(),
+                "events/{binary}.json names fixture ids"
+            );
+        }
+    }
+    let signup: Value =
+        serde_json::from_str(events["create_user"]["body"].as_str().unwrap()).unwrap();
+    assert_ne!(
+        signup["email"],
+        json!(login_email),
+        "create_user.json must sign up someone other than the seeded user"
+    );
     assert!(
         authorizer["methodArn"]
             .as_str()
@@ -275,18 +358,23 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
         )
     };
 
-    // Public routes: sign up, then log in with the same credentials.
+    // The seed step of the README, twice: it is idempotent.
+    assert!(seed().contains("user 1 "), "seed prints what it wrote");
+    seed();
+    let caller = events["create_post"]["requestContext"]["authorizer"].clone();
+    let email = caller["email"].clone();
+
+    // Public routes: sign up someone new, log in as the seeded user, read it back.
     let user = run("create_user", events["create_user"].clone()).await;
     let user = user.expect("create_user", 201).clone();
     assert_eq!(keys(&user), ["created_at", "email", "id"]);
-    assert_eq!(user["email"], json!("sam.local@example.com"));
-    let user_id = id_of(&user);
+    assert_ne!(user["email"], email);
 
     let login = run("login", events["login"].clone()).await;
     let login = login.expect("login", 200);
     assert_eq!(login["token_type"], json!("bearer"));
     let token = login["access_token"].as_str().expect("a token");
-    assert_eq!(token_claims(token)["user_id"], json!(user_id));
+    assert_eq!(token_claims(token)["user_id"], json!(FIXTURE_ID));
 
     let root = run("root", events["root"].clone()).await;
     assert!(root.expect("root", 200)["message"].is_string());
@@ -295,61 +383,54 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
     let by_name = invoke(client, lambda, "root", &events["root"]).await;
     proxy_answer("root", by_name).expect("root", 200);
 
-    run("get_user", events["get_user"].clone())
+    let found = run("get_user", events["get_user"].clone()).await;
+    assert_eq!(
+        found.expect("get_user", 200),
+        &json!({"id": FIXTURE_ID, "email": email, "created_at": caller["created_at"]})
+    );
+    run("get_user", with_id(&events["get_user"], MISSING))
         .await
         .expect_detail(
             "get_user",
             404,
             &format!("User with id: {MISSING} does not exist"),
         );
-    let found = run("get_user", with_id(&events["get_user"], user_id)).await;
-    assert_eq!(found.expect("get_user", 200), &user);
 
-    // Protected routes: the caller comes from requestContext.authorizer (user 1).
-    let caller = &events["create_post"]["requestContext"]["authorizer"];
-    let post = run("create_post", events["create_post"].clone()).await;
-    let post = post.expect("create_post", 201).clone();
-    assert_eq!(post["title"], json!("Hello from sam local"));
-    assert_eq!(
-        post["owner_id"].to_string(),
-        caller["user_id"].as_str().unwrap()
-    );
-    assert_eq!(post["owner"]["email"], caller["email"]);
-    let post_id = id_of(&post);
-
-    let list = run("list_posts", events["list_posts"].clone()).await;
-    assert!(list.expect("list_posts", 200).is_array());
-
-    run("get_post", events["get_post"].clone())
-        .await
-        .expect_detail(
-            "get_post",
-            404,
-            &format!("post with id: {MISSING} was not found"),
-        );
-    let found = run("get_post", with_id(&events["get_post"], post_id)).await;
-    assert_eq!(found.expect("get_post", 200)["Post"], post);
-
-    let does_not_exist = format!("post with id: {MISSING} does not exist");
-    for binary in ["update_post", "patch_post", "delete_post"] {
-        run(binary, events[binary].clone())
-            .await
-            .expect_detail(binary, 404, &does_not_exist);
-    }
-    run("vote", events["vote"].clone()).await.expect_detail(
-        "vote",
-        404,
-        &format!("Post with id: {MISSING} does not exist"),
-    );
-
-    // The authorizer: the sample's expired token is refused (a Deny policy or "Unauthorized").
-    let refused = invoke(
+    // The authorizer: the event's own token is allowed, with the fixture user in the context.
+    let allowed = invoke(
         client,
         lambda,
         logical_id("authorizer"),
         &events["authorizer"],
     )
     .await;
+    assert!(
+        allowed.function_error.is_none(),
+        "authorizer failed for the event's token: {}",
+        allowed.payload
+    );
+    assert_eq!(
+        policy_effect(&allowed.payload),
+        Some("Allow"),
+        "{}",
+        allowed.payload
+    );
+    let context = &allowed.payload["context"];
+    let context_user = match &context["user_id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    assert_eq!(context_user, FIXTURE_ID.to_string(), "context: {context}");
+    assert_eq!(context["email"], email, "context: {context}");
+
+    // A copy with an expired token (same key) is refused: a Deny policy or "Unauthorized".
+    let expired_token = mint_token(&json!({
+        "user_id": FIXTURE_ID, "sub": FIXTURE_ID.to_string(), "iat": now() - 3600, "exp": now() - 60
+    }))
+    .expect("local runs know the key");
+    let mut expired = events["authorizer"].clone();
+    expired["authorizationToken"] = json!(format!("Bearer {expired_token}"));
+    let refused = invoke(client, lambda, logical_id("authorizer"), &expired).await;
     match &refused.function_error {
         Some(_) => assert_eq!(
             refused.payload["errorMessage"],
@@ -365,31 +446,78 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
         ),
     }
 
-    // A fresh token for the user just signed up is allowed, with the caller in the context.
-    let secret_token = mint_token(&claims_for(user_id)).expect("local runs know the secret");
-    let mut fresh = events["authorizer"].clone();
-    fresh["authorizationToken"] = json!(format!("Bearer {secret_token}"));
-    let allowed = invoke(client, lambda, logical_id("authorizer"), &fresh).await;
-    assert!(
-        allowed.function_error.is_none(),
-        "authorizer failed for a valid token: {}",
-        allowed.payload
-    );
+    // Protected routes: the caller comes from requestContext.authorizer (user 1).
+    let post = run("create_post", events["create_post"].clone()).await;
+    let post = post.expect("create_post", 201).clone();
+    assert_eq!(post["title"], json!("Hello from sam local"));
+    assert_eq!(post["owner_id"], json!(FIXTURE_ID));
+    assert_eq!(post["owner"]["email"], email);
+
+    let list = run("list_posts", events["list_posts"].clone()).await;
+    assert!(list.expect("list_posts", 200).is_array());
+
+    let found = run("get_post", events["get_post"].clone()).await;
+    let found = found.expect("get_post", 200).clone();
+    assert_eq!(found["Post"]["id"], json!(FIXTURE_ID));
+    assert_eq!(found["Post"]["owner_id"], json!(FIXTURE_ID));
+    run("get_post", with_id(&events["get_post"], MISSING))
+        .await
+        .expect_detail(
+            "get_post",
+            404,
+            &format!("post with id: {MISSING} was not found"),
+        );
+
+    let updated = run("update_post", events["update_post"].clone()).await;
+    let updated = updated.expect("update_post", 200).clone();
+    assert_eq!(updated["id"], json!(FIXTURE_ID));
+    assert_eq!(updated["title"], json!("Hello again"));
+    let patched = run("patch_post", events["patch_post"].clone()).await;
+    let patched = patched.expect("patch_post", 200);
     assert_eq!(
-        policy_effect(&allowed.payload),
-        Some("Allow"),
-        "{}",
-        allowed.payload
+        patched["title"],
+        json!("Hello again"),
+        "PATCH keeps the rest"
     );
-    let context = &allowed.payload["context"];
-    let context_user = match &context["user_id"] {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    assert_eq!(context_user, user_id.to_string(), "context: {context}");
-    assert_eq!(
-        context["email"],
-        json!("sam.local@example.com"),
-        "context: {context}"
+    assert_eq!(patched["published"], json!(false));
+    let does_not_exist = format!("post with id: {MISSING} does not exist");
+    for binary in ["update_post", "patch_post", "delete_post"] {
+        run(binary, with_id(&events[binary], MISSING))
+            .await
+            .expect_detail(binary, 404, &does_not_exist);
+    }
+
+    let added = json!({"message": "successfully added vote"});
+    let vote = run("vote", events["vote"].clone()).await;
+    assert_eq!(vote.expect("vote", 201), &added);
+    run("vote", events["vote"].clone())
+        .await
+        .expect("vote", 409);
+    // Seeding again takes the fixture user's vote back, so the event answers 201 again.
+    assert!(seed().contains("taken back"));
+    let vote = run("vote", events["vote"].clone()).await;
+    assert_eq!(vote.expect("vote", 201), &added);
+    let mut missing_post = events["vote"].clone();
+    missing_post["body"] = json!(json!({"post_id": MISSING, "dir": 1}).to_string());
+    run("vote", missing_post).await.expect_detail(
+        "vote",
+        404,
+        &format!("Post with id: {MISSING} does not exist"),
     );
+
+    // Last: delete the fixture post; the next seed brings it back.
+    run("delete_post", events["delete_post"].clone())
+        .await
+        .expect("delete_post", 204);
+    run("get_post", events["get_post"].clone())
+        .await
+        .expect_detail(
+            "get_post",
+            404,
+            &format!("post with id: {FIXTURE_ID} was not found"),
+        );
+    seed();
+    run("get_post", events["get_post"].clone())
+        .await
+        .expect("get_post", 200);
 }

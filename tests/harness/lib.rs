@@ -7,8 +7,9 @@
 //!   Lambda invoke API does not exist there, so the events test is skipped too.
 //! - Otherwise the first test to ask starts ONE local gateway for the whole test process
 //!   (`target/<profile>/local_gateway`, built by `cargo build --bins`) with a table of its own
-//!   (`api-tests-<pid>-<random>`), bcrypt cost 6, and a random JWT secret that the tests use to
-//!   mint tokens. `DYNAMODB_ENDPOINT`, when set, is passed on to the gateway through the
+//!   (`api-tests-<pid>-<random>`), bcrypt cost 6, and the development-only JWT key of
+//!   `sam-local-env.json` (the key the sample events' token is signed with), which the tests
+//!   also use to mint tokens. `DYNAMODB_ENDPOINT`, when set, is passed on to the gateway through the
 //!   environment; without it the gateway starts its own DynamoDB Local, in memory (nothing
 //!   left on disk).
 //!
@@ -100,6 +101,8 @@ kill -KILL -"$gw" 2>/dev/null || kill -KILL "$gw" 2>/dev/null
 struct LocalGateway {
     api_url: String,
     lambda_url: Option<String>,
+    dynamodb_endpoint: Option<String>,
+    table: String,
     jwt_secret: String,
     log_path: PathBuf,
     // Held, never written: its end-of-file (at process exit) tells the watchdog to stop the
@@ -152,6 +155,40 @@ pub fn lambda_invoke_url() -> Option<&'static str> {
         Target::Local(gw) => gw.lambda_url.as_deref(),
         Target::Remote { .. } => None,
     }
+}
+
+/// The DynamoDB the local gateway uses (it prints it when ready), local runs only.
+pub fn dynamodb_endpoint() -> Option<&'static str> {
+    match target() {
+        Target::Local(gw) => gw.dynamodb_endpoint.as_deref(),
+        Target::Remote { .. } => None,
+    }
+}
+
+/// The local gateway's table (`api-tests-<pid>-<random>`), local runs only.
+pub fn table_name() -> Option<&'static str> {
+    match target() {
+        Target::Local(gw) => Some(&gw.table),
+        Target::Remote { .. } => None,
+    }
+}
+
+/// The `local_gateway` binary the tests run (also for its `seed` command).
+pub fn local_gateway_binary() -> PathBuf {
+    bin_dir().join("local_gateway")
+}
+
+/// The development-only JWT key: `Parameters.JWT_SECRET` of `sam-local-env.json`, the key the
+/// sample events' token is signed with. Never the key of a deployed stack.
+pub fn dev_jwt_secret() -> Result<String, String> {
+    let path = workspace_root().join("sam-local-env.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("read {path:?}: {e}"))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{path:?} is not JSON: {e}"))?;
+    json["Parameters"]["JWT_SECRET"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{path:?} has no Parameters.JWT_SECRET string"))
 }
 
 /// The secret that signs access tokens, when the tests know it.
@@ -263,7 +300,9 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
     let log_path = work_dir.join("gateway.log");
     let log = File::create(&log_path).map_err(|e| format!("create {log_path:?}: {e}"))?;
     let table = format!("api-tests-{suffix}");
-    let jwt_secret = random_alphanumeric(48);
+    // The sample events carry a token signed with this key; the authorizer event can only be
+    // allowed when the gateway signs and verifies with it too.
+    let jwt_secret = dev_jwt_secret()?;
 
     let root = workspace_root();
     let mut command = Command::new("sh");
@@ -322,12 +361,13 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
     let started = Instant::now();
     let mut api_url = None;
     let mut lambda_url = None;
+    let mut dynamodb_endpoint = None;
     let mut api_seen_at = None;
     loop {
-        if api_url.is_some() && lambda_url.is_some() {
+        if api_url.is_some() && lambda_url.is_some() && dynamodb_endpoint.is_some() {
             break;
         }
-        // The Lambda line is expected right after the API line; don't wait long for it.
+        // The Lambda and DynamoDB lines come right after the API line; don't wait long for them.
         let deadline = match api_seen_at {
             Some(at) => at + Duration::from_secs(10),
             None => started + timeout,
@@ -335,7 +375,9 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines_rx.recv_timeout(left) {
             Ok(line) => {
-                if let Some(at) = line.find("Lambda invoke API listening on ") {
+                if let Some(endpoint) = line.strip_prefix("DynamoDB endpoint: ") {
+                    dynamodb_endpoint = Some(endpoint.trim().to_owned());
+                } else if let Some(at) = line.find("Lambda invoke API listening on ") {
                     let url = &line[at + "Lambda invoke API listening on ".len()..];
                     lambda_url = Some(url.trim().trim_end_matches('/').to_owned());
                 } else if let Some(at) = line.find("API listening on ") {
@@ -369,6 +411,8 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
     Ok(LocalGateway {
         api_url,
         lambda_url,
+        dynamodb_endpoint,
+        table,
         jwt_secret,
         log_path,
         _watchdog_stdin: stdin,
