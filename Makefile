@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: run test build fmt lint ci sam-build zips template-checks test-remote bench seed-events
+.PHONY: run test build fmt lint ci sam-build zips template-checks test-remote bench seed-events openapi
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -13,6 +13,10 @@ test:
 
 build:
 	cargo build --workspace --bins
+
+# Regenerate docs/openapi.json from the handlers' annotations (a test fails while it is stale).
+openapi:
+	UPDATE_OPENAPI=1 cargo test -p docs the_checked_in_document
 
 # cfn-lint, sam validate --lint and the SAM-translator tests of template.yaml (also in `make test`).
 template-checks:

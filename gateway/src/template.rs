@@ -1333,7 +1333,11 @@ mod tests {
             .unwrap();
         assert_eq!(list.events[0].auth, AuthChoice::Default);
         assert_eq!(list.memory_mb, 128);
-        assert_eq!(app.functions.len(), 12);
+        assert_eq!(
+            app.functions.len(),
+            13,
+            "eleven routes, the docs and the authorizer"
+        );
     }
 
     #[test]

@@ -694,7 +694,7 @@ async fn an_allowed_request_reaches_the_function_with_a_rest_proxy_event() {
     assert_eq!(e["body"], Value::Null);
     let ctx = &e["requestContext"];
     assert_eq!(ctx["stage"], "Prod");
-    assert_eq!(ctx["path"], "/Prod/items/42/");
+    assert_eq!(ctx["path"], "/items/42/", "the path as the client sent it");
     assert_eq!(ctx["resourcePath"], "/items/{id}");
     assert_eq!(ctx["identity"]["sourceIp"], "127.0.0.1");
     let auth = &ctx["authorizer"];
@@ -935,6 +935,7 @@ fn fake_bin_dir() -> tempdir::TempDir {
         "patch_post",
         "delete_post",
         "vote",
+        "docs",
         "authorizer",
     ] {
         let path = dir.path().join(bin);

@@ -2,19 +2,48 @@
 
 use lambda_http::{Body, Response, http::StatusCode};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Type};
 
 /// One entry of a 422 answer, in FastAPI's shape:
 /// `{"loc": ["body", "email"], "msg": "...", "type": "..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = ValidationError)]
 pub struct FieldError {
-    /// Where the bad value was: `body`, `query` or `path`, then the field.
+    /// Where the bad value was: `body`, `query` or `path`, then the field (or, for JSON that
+    /// does not parse, the column of the error).
+    #[schema(schema_with = loc_schema)]
     pub loc: Vec<serde_json::Value>,
     /// A human-readable message.
     pub msg: String,
     /// A machine-readable kind (pydantic's names: `missing`, `string_type`, ...).
     #[serde(rename = "type")]
     pub kind: String,
+}
+
+/// `loc`: an array of strings and integers, as FastAPI documents it.
+fn loc_schema() -> ArrayBuilder {
+    ArrayBuilder::new().items(
+        OneOfBuilder::new()
+            .item(utoipa::openapi::Object::with_type(Type::String))
+            .item(utoipa::openapi::Object::with_type(Type::Integer)),
+    )
+}
+
+/// The body of every error answer but a 422: `{"detail": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = HTTPError)]
+pub struct HttpError {
+    /// What went wrong, in the course's words (e.g. `post with id: 3 was not found`).
+    pub detail: String,
+}
+
+/// The body of a 422: every problem found in the request, in FastAPI's list shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub struct HttpValidationError {
+    /// One entry per bad field.
+    pub detail: Vec<FieldError>,
 }
 
 impl FieldError {
@@ -92,20 +121,23 @@ impl ApiError {
     /// faults are logged here with their whole source chain; the client gets a generic detail.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
-        let detail = match &self {
+        let detail = |d: &str| serde_json::to_string(&HttpError { detail: d.into() });
+        let body = match self {
             Self::NotFound(d) | Self::Forbidden(d) | Self::Conflict(d) | Self::Unauthorized(d) => {
-                json!(d)
+                detail(&d)
             }
-            Self::Validation(errors) => json!(errors),
+            Self::Validation(detail) => serde_json::to_string(&HttpValidationError { detail }),
             Self::Unavailable(source) => {
                 tracing::warn!(error = %error_chain(source.as_ref()), "dependency unavailable");
-                json!("Service Unavailable")
+                detail("Service Unavailable")
             }
             Self::Internal(source) => {
                 tracing::error!(error = %error_chain(source.as_ref()), "internal error");
-                json!("Internal Server Error")
+                detail("Internal Server Error")
             }
         };
+        // Serialising these plain structs cannot fail; if it ever did, answer the 500 body.
+        let body = body.unwrap_or_else(|_| r#"{"detail":"Internal Server Error"}"#.into());
         let mut builder = Response::builder()
             .status(status)
             .header("content-type", "application/json");
@@ -113,7 +145,7 @@ impl ApiError {
             builder = builder.header("www-authenticate", "Bearer");
         }
         builder
-            .body(Body::from(json!({ "detail": detail }).to_string()))
+            .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
 }
@@ -133,6 +165,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body_json(r: &Response<Body>) -> serde_json::Value {
         serde_json::from_slice(r.body().as_ref()).unwrap()

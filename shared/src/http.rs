@@ -4,12 +4,14 @@ use crate::config::{ConfigError, HttpConfig};
 use crate::error::ApiError;
 use crate::ids::MAX_ID;
 use crate::store::User;
-use lambda_http::request::RequestContext;
-use lambda_http::{RequestExt, service_fn};
+use lambda_http::service_fn;
 use serde::Serialize;
 use std::future::Future;
 
-pub use lambda_http::{Body, Error as LambdaError, Request, Response, http::StatusCode};
+pub use lambda_http::request::{self, RequestContext};
+pub use lambda_http::{
+    Body, Error as LambdaError, Request, RequestExt, Response, http::StatusCode,
+};
 
 /// Runs an HTTP function: `state` is built once per container by `main`, and `handler` is
 /// called for every request. Errors become answers through [`ApiError::into_response`] and

@@ -8,6 +8,7 @@
 //! - [`form`]: HTML form bodies (url-encoded or multipart) read by their `Content-Type`.
 //! - [`auth`]: JWT issue/verify (HS256 only) and bcrypt hashing off the async executor.
 //! - [`store`]: the DynamoDB store; its key design is in `docs/data-model.md`.
+//! - [`openapi`]: the error answers and names that every handler's OpenAPI annotation shares.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod form;
 pub mod http;
 pub mod ids;
 pub mod models;
+pub mod openapi;
 pub mod store;
 pub mod time;
 pub mod validate;

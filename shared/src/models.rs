@@ -7,6 +7,7 @@ use crate::ids::MAX_ID;
 use crate::store::{Post, User};
 use crate::validate::{JsonFields, check_password, normalize_email};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Longest post title, in characters.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -14,11 +15,14 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_CONTENT_CHARS: usize = 64 * 1024;
 
 /// `POST /users` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[schema(as = UserCreate)]
 pub struct NewUser {
-    /// Normalised e-mail (domain lower-cased).
+    /// A valid e-mail address; stored with its domain lower-cased, the local part as typed.
+    #[schema(format = Email, example = "ann@example.com")]
     pub email: String,
-    /// The password as typed (8 characters to 72 bytes).
+    /// 8 characters at least and 72 bytes (UTF-8) at most: bcrypt's limit, never truncated.
+    #[schema(min_length = 8, max_length = 72, example = "correct horse")]
     pub password: String,
 }
 
@@ -55,12 +59,45 @@ impl NewUser {
 }
 
 /// `POST /login` form (OAuth2 password flow): `username` is the e-mail.
+///
+/// Its OpenAPI schema (`OAuth2PasswordForm`, below) also lists the optional OAuth2 fields the
+/// form accepts and ignores (`scope`, `client_id`, `client_secret`), as FastAPI's
+/// `OAuth2PasswordRequestForm` does, so Swagger UI's Authorize dialog sends what we read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginForm {
     /// The e-mail, normalised like sign-up e-mails when it is a valid address.
     pub username: String,
     /// The password as typed.
     pub password: String,
+}
+
+/// The `POST /login` form as a client sends it (URL-encoded or multipart), as FastAPI's
+/// `OAuth2PasswordRequestForm` documents it. `scope`, `client_id` and `client_secret` are
+/// accepted and ignored.
+//
+// The schema the OpenAPI document shows and Swagger UI's Authorize dialog fills; `LoginForm`
+// is what the handler reads from it.
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[schema(as = OAuth2PasswordForm)]
+pub struct LoginFormFields {
+    /// `password` when present (the OAuth2 password grant).
+    #[schema(nullable = false, pattern = "^password$")]
+    pub grant_type: Option<String>,
+    /// The account's e-mail.
+    #[schema(example = "ann@example.com")]
+    pub username: String,
+    /// The password.
+    #[schema(format = Password)]
+    pub password: String,
+    /// OAuth2 scopes, space-separated (ignored).
+    #[schema(nullable = false, default = "")]
+    pub scope: Option<String>,
+    /// OAuth2 client id (ignored).
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    /// OAuth2 client secret (ignored).
+    #[schema(nullable = false, format = Password)]
+    pub client_secret: Option<String>,
 }
 
 impl LoginForm {
@@ -123,13 +160,17 @@ impl LoginForm {
 }
 
 /// `POST /posts` and `PUT /posts/{id}` body: a whole post.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[schema(as = PostCreate)]
 pub struct NewPost {
-    /// At most 300 characters.
+    /// At most 300 characters; may be empty.
+    #[schema(max_length = 300, example = "hello")]
     pub title: String,
-    /// At most 64 KiB.
+    /// At most 64 Ki characters (65,536); may be empty.
+    #[schema(max_length = 65536, example = "world")]
     pub content: String,
     /// Defaults to `true`.
+    #[schema(default = true)]
     pub published: bool,
 }
 
@@ -154,14 +195,19 @@ impl NewPost {
     }
 }
 
-/// `PATCH /posts/{id}` body: any subset of the fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `PATCH /posts/{id}` body: any subset of the fields (`null` is not a value: leave the key
+/// out to keep a field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, ToSchema)]
+#[schema(as = PostPatch)]
 pub struct PostPatch {
-    /// New title, if given.
+    /// New title, if given (at most 300 characters).
+    #[schema(nullable = false, max_length = 300)]
     pub title: Option<String>,
-    /// New content, if given.
+    /// New content, if given (at most 65,536 characters).
+    #[schema(nullable = false, max_length = 65536)]
     pub content: Option<String>,
     /// New published flag, if given.
+    #[schema(nullable = false)]
     pub published: Option<bool>,
 }
 
@@ -200,11 +246,14 @@ pub enum VoteDir {
 }
 
 /// `POST /vote` body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(as = Vote)]
 pub struct VoteRequest {
     /// The post voted on.
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub post_id: u64,
-    /// Add or remove.
+    /// `1` adds the caller's vote, `0` removes it.
+    #[schema(value_type = u8, minimum = 0, maximum = 1)]
     pub dir: VoteDir,
 }
 
@@ -236,13 +285,16 @@ impl VoteRequest {
 }
 
 /// A user as the API shows it: never a password or hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UserOut {
-    /// Server-assigned id.
+    /// Server-assigned id (below 2^53).
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub id: u64,
     /// E-mail as stored.
+    #[schema(format = Email)]
     pub email: String,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -257,7 +309,8 @@ impl From<&User> for UserOut {
 }
 
 /// A post as the API shows it (`Post` in the contract; no `votes` key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Post)]
 pub struct PostJson {
     /// Title.
     pub title: String,
@@ -265,13 +318,17 @@ pub struct PostJson {
     pub content: String,
     /// Published flag.
     pub published: bool,
-    /// Server-assigned id.
+    /// Server-assigned id (below 2^53).
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub id: u64,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The owner's id.
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub owner_id: u64,
-    /// The owner, carried on the post item so no read per post is needed.
+    /// The owner.
+    // Copied onto the post item at creation, so no read per post is needed.
     pub owner: UserOut,
 }
 
@@ -290,7 +347,7 @@ impl From<&Post> for PostJson {
 }
 
 /// `PostOut` in the contract: `{"Post": {...}, "votes": n}` (capital P, as the original).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PostOut {
     /// The post.
     #[serde(rename = "Post")]
@@ -309,18 +366,20 @@ impl From<&Post> for PostOut {
 }
 
 /// `POST /login` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Token {
-    /// The JWT.
+    /// The JWT: send it as `Authorization: Bearer <access_token>`.
     pub access_token: String,
     /// Always `bearer`.
+    #[schema(value_type = String, example = "bearer")]
     pub token_type: &'static str,
 }
 
 /// `{"message": ...}` answers (root, vote).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Message {
     /// The message.
+    #[schema(value_type = String)]
     pub message: &'static str,
 }
 

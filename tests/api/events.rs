@@ -26,6 +26,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("patch_post", "PATCH", "/posts/{id}"),
     ("delete_post", "DELETE", "/posts/{id}"),
     ("vote", "POST", "/vote"),
+    ("docs", "GET", "/docs"),
 ];
 
 /// An id no user or post has: the largest the contract allows, never assigned.
@@ -378,6 +379,23 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
 
     let root = run("root", events["root"].clone()).await;
     assert!(root.expect("root", 200)["message"].is_string());
+
+    // Swagger UI (HTML, not JSON): the event came through the `Prod` stage of an execute-api
+    // URL, so the page loads its files and the document from under `/Prod`.
+    let docs = invoke(client, lambda, "DocsFunction", &events["docs"]).await;
+    assert!(docs.function_error.is_none(), "docs: {}", docs.payload);
+    assert_eq!(
+        docs.payload["statusCode"],
+        json!(200),
+        "docs: {}",
+        docs.payload
+    );
+    let page = docs.payload["body"].as_str().expect("an HTML body");
+    assert!(
+        page.contains(r#"src="/Prod/docs/swagger-ui-bundle.js""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"url: "/Prod/openapi.json""#), "{page}");
 
     // The gateway also knows the functions by binary name.
     let by_name = invoke(client, lambda, "root", &events["root"]).await;

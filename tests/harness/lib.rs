@@ -62,6 +62,7 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("patch_post", "PatchPostFunction"),
     ("delete_post", "DeletePostFunction"),
     ("vote", "VoteFunction"),
+    ("docs", "DocsFunction"),
     ("authorizer", "AuthorizerFunction"),
 ];
 

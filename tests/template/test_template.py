@@ -29,8 +29,12 @@ ROUTES = [
     ("patch", "/posts/{id}", "patch_post", False),
     ("delete", "/posts/{id}", "delete_post", False),
     ("post", "/vote", "vote", False),
+    # FastAPI's own two: the OpenAPI document and Swagger UI (with the UI's files below /docs/).
+    ("get", "/openapi.json", "docs", True),
+    ("get", "/docs", "docs", True),
+    ("get", "/docs/{proxy+}", "docs", True),
 ]
-FUNCTIONS = [r[2] for r in ROUTES] + ["authorizer"]
+FUNCTIONS = sorted({r[2] for r in ROUTES}) + ["authorizer"]
 GATEWAY_RESPONSES = {
     "UNAUTHORIZED": ("401", "Not authenticated"),
     "ACCESS_DENIED": ("401", "Could not validate credentials"),

@@ -3,10 +3,27 @@
 use shared::ApiError;
 use shared::http::{Body, Request, Response, StatusCode, body, caller, json};
 use shared::models::{NewPost, PostJson};
+use shared::openapi::{TAG_POSTS, Unauthorized, Unavailable, ValidationFailed};
 use shared::store::Store;
 
 /// 201 with the new post, owned by the caller (one conditional PutItem). The owner's e-mail
 /// and creation time come from the authorizer context, so no user read is needed.
+#[utoipa::path(
+    post,
+    path = "/posts",
+    operation_id = "create_post",
+    tag = TAG_POSTS,
+    summary = "Create Posts",
+    description = "A post owned by the caller.",
+    request_body = NewPost,
+    security(("OAuth2PasswordBearer" = [])),
+    responses(
+        (status = 201, description = "The new post", body = PostJson),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
     let owner = caller(&req)?;
     let new = NewPost::from_json(body(&req))?;

@@ -3,8 +3,11 @@
 use shared::ApiError;
 use shared::auth::{Jwt, Passwords};
 use shared::config::{HashConfig, JwtConfig};
+use shared::error::HttpError;
 use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json};
+use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
+use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
 use shared::store::Store;
 
 /// What the function keeps between requests.
@@ -29,6 +32,25 @@ impl State {
 /// e-mail is unknown), then 200 with a token or 403 `Invalid Credentials`: the same answer,
 /// in about the same time, for an unknown e-mail and a wrong password.
 /// The form may be url-encoded or multipart, as its Content-Type says (as FastAPI reads it).
+#[utoipa::path(
+    post,
+    path = "/login",
+    operation_id = "login",
+    tag = TAG_AUTHENTICATION,
+    summary = "Login",
+    description = "OAuth2 password flow: `username` is the e-mail. The token goes in `Authorization: Bearer <token>`.",
+    request_body(content(
+        (LoginFormFields = "application/x-www-form-urlencoded"),
+        (LoginFormFields = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, description = "An access token", body = Token),
+        (status = 403, description = "Unknown e-mail or wrong password (the same answer for both)",
+         body = HttpError, example = json!({"detail": "Invalid Credentials"})),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let content_type = req
         .headers()

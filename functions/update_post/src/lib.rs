@@ -3,10 +3,32 @@
 use shared::ApiError;
 use shared::http::{Body, Request, Response, StatusCode, body, caller, json, path_id};
 use shared::models::{NewPost, PostJson};
+use shared::openapi::{
+    NoSuchPost, NotYours, TAG_POSTS, Unauthorized, Unavailable, ValidationFailed,
+};
 use shared::store::{PostChanges, Store};
 
 /// Replaces title, content and published (default true); id, created_at and owner stay.
 /// 404 (checked first) or 403 when it is not the caller's.
+#[utoipa::path(
+    put,
+    path = "/posts/{id}",
+    operation_id = "update_post",
+    tag = TAG_POSTS,
+    summary = "Update Post",
+    description = "Replaces title, content and published (`published` defaults to true) of one of the caller's posts.",
+    params(("id" = u64, Path, description = "The post's id", minimum = 1, maximum = 9007199254740991_u64)),
+    request_body = NewPost,
+    security(("OAuth2PasswordBearer" = [])),
+    responses(
+        (status = 200, description = "The post as it is now", body = PostJson),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = NotYours),
+        (status = 404, response = NoSuchPost),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
     let id = path_id(&req, "id")?;

@@ -141,7 +141,11 @@ pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
         "httpMethod": req.method,
         "extendedRequestId": extended_id,
         "requestTime": request_time(req.time),
-        "path": format!("/{}{}", req.stage, req.path),
+        // The path as the client sent it. On an execute-api URL that starts with the stage
+        // (`/Prod/posts/7`); the local gateway serves the stage at the root, as a custom domain
+        // mapped without a base path does, and AWS then reports the path without the stage.
+        // Functions that build links (the docs page) rely on this to find their prefix.
+        "path": req.path,
         "accountId": ACCOUNT_ID,
         "protocol": "HTTP/1.1",
         "stage": req.stage,
@@ -242,7 +246,10 @@ mod tests {
         assert_eq!(e["body"], Value::Null);
         assert_eq!(e["isBase64Encoded"], false);
         let c = &e["requestContext"];
-        assert_eq!(c["path"], "/Prod/posts/7");
+        assert_eq!(
+            c["path"], "/posts/7",
+            "the path the client used (no stage prefix here)"
+        );
         assert_eq!(c["stage"], "Prod");
         assert_eq!(c["resourcePath"], "/posts/{id}");
         assert_eq!(c["requestTime"], "04/Mar/2020:19:15:17 +0000");
