@@ -12,7 +12,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq </dev/null >/dev/null
-  $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver </dev/null >/dev/null
+  $sudo apt-get install -y -qq chromium chromium-driver </dev/null >/dev/null
 fi
 venv=$(scripts/venv.sh)
 

@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pyharness"))
@@ -83,6 +84,11 @@ def main() -> int:
                                   stderr=subprocess.STDOUT, env=env, cwd=OUT)
         text = log_path.read_text(errors="replace")
         print(summary(text, proc.returncode), end="")
+        counts = junit_counts(OUT / "junit.xml")
+        if counts:
+            # One line per test suite in the `N passed, N failed` form CI's summary reads: one
+            # test per operation, plus one for the stateful phase.
+            print(f"schemathesis: {counts[0]} passed, {counts[1]} failed")
         print(f"fuzz: schemathesis exited {proc.returncode} after "
               f"{time.monotonic() - started:.0f} s; full log {log_path}, "
               f"JUnit {OUT / 'junit.xml'}", flush=True)
@@ -92,6 +98,18 @@ def main() -> int:
     finally:
         if gateway is not None:
             gateway.stop()
+
+
+def junit_counts(path: Path):
+    """(passed, failed) test cases of schemathesis's JUnit report, or None without one."""
+    try:
+        suites = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return None
+    cases = suites.findall(".//testcase")
+    failed = sum(1 for c in cases if c.find("failure") is not None or c.find("error") is not None)
+    skipped = sum(1 for c in cases if c.find("skipped") is not None)
+    return len(cases) - failed - skipped, failed
 
 
 def summary(text: str, code: int) -> str:
