@@ -22,7 +22,9 @@ pub struct NewUser {
     #[schema(format = Email, example = "ann@example.com")]
     pub email: String,
     /// 8 characters at least and 72 bytes (UTF-8) at most: bcrypt's limit, never truncated.
-    #[schema(min_length = 8, max_length = 72, example = "correct horse")]
+    /// (JSON Schema counts characters: `maxLength` 72 is the bound for ASCII; a password with
+    /// wider characters reaches 72 bytes sooner.)
+    #[schema(format = Password, min_length = 8, max_length = 72, example = "correct horse")]
     pub password: String,
 }
 
@@ -170,7 +172,7 @@ pub struct NewPost {
     #[schema(max_length = 65536, example = "world")]
     pub content: String,
     /// Defaults to `true`.
-    #[schema(default = true)]
+    #[schema(default = true, required = false)]
     pub published: bool,
 }
 
@@ -421,9 +423,20 @@ mod tests {
             br#"{"post_id":1,"dir":-1}"#,
             br#"{"post_id":0,"dir":1}"#,
             br#"{"post_id":"1","dir":1}"#,
+            br#"{"post_id":1,"dir":0.5}"#,
+            br#"{"post_id":1.5,"dir":1}"#,
+            br#"{"post_id":1e300,"dir":1}"#,
         ] {
             assert!(VoteRequest::from_json(bad).is_err());
         }
+        // JSON Schema (and pydantic) count 1.0 as an integer; so do we.
+        assert_eq!(
+            VoteRequest::from_json(br#"{"post_id":7.0,"dir":1e0}"#).unwrap(),
+            VoteRequest {
+                post_id: 7,
+                dir: VoteDir::Add
+            }
+        );
         assert_eq!(
             VoteRequest::from_json(br#"{"post_id":7,"dir":0}"#).unwrap(),
             VoteRequest {

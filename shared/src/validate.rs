@@ -14,6 +14,12 @@ pub struct JsonFields {
     errors: Vec<FieldError>,
 }
 
+/// `1.0` as an integer; only within ±2^53, where every integer is exactly a float.
+fn integral(f: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    (f.fract() == 0.0 && f.abs() <= EXACT).then_some(f as i64)
+}
+
 impl JsonFields {
     /// Parses a body that must be a JSON object. An empty body, bad JSON or another JSON type
     /// is a 422 about the whole body.
@@ -87,13 +93,14 @@ impl JsonFields {
         }
     }
 
-    /// A required integer field (JSON integer only; `1.0` and `"1"` are refused).
+    /// A required integer field: a JSON number with no fractional part (`1`, and `1.0` as JSON
+    /// Schema and pydantic count it too); `1.5` and `"1"` are refused.
     pub fn int(&mut self, field: &str) -> Option<i64> {
         let Some(v) = self.obj.get(field) else {
             self.missing(field);
             return None;
         };
-        match v.as_i64() {
+        match v.as_i64().or_else(|| integral(v.as_f64()?)) {
             Some(n) => Some(n),
             None => {
                 self.error(field, "int_type", "Input should be a valid integer");

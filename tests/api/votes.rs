@@ -87,6 +87,22 @@ async fn dir_outside_0_and_1_is_422() {
 }
 
 #[tokio::test]
+async fn a_dir_of_1_point_0_is_the_integer_1_as_json_schema_says() {
+    let api = api().await;
+    let author = api.new_user().await;
+    let id = id_of(&api.new_post(&author, "vote 1.0").await);
+    api.json(
+        "POST",
+        "/vote",
+        Some(&author.token),
+        json!({"post_id": id as f64, "dir": 1.0}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(api.votes_of(&author.token, id).await, 1);
+}
+
+#[tokio::test]
 async fn wrong_types_and_missing_fields_are_422() {
     let api = api().await;
     let author = api.new_user().await;
@@ -95,6 +111,7 @@ async fn wrong_types_and_missing_fields_are_422() {
         (json!({"post_id": id.to_string(), "dir": 1}), "post_id"),
         (json!({"post_id": id, "dir": "1"}), "dir"),
         (json!({"post_id": id, "dir": true}), "dir"),
+        (json!({"post_id": id, "dir": 0.5}), "dir"),
         (json!({"post_id": null, "dir": 1}), "post_id"),
         (json!({"dir": 1}), "post_id"),
         (json!({"post_id": id}), "dir"),
