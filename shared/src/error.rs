@@ -85,7 +85,16 @@ pub enum ApiError {
     /// 422 with FastAPI's list of field errors.
     #[error("validation failed: {0:?}")]
     Validation(Vec<FieldError>),
-    /// 503: DynamoDB throttled us or could not be reached after the SDK's retries.
+    /// 429 with the given detail and `Retry-After: <seconds>` (e.g. too many failed logins).
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        /// What the client is told.
+        detail: String,
+        /// Seconds until trying again can succeed (at least 1).
+        retry_after_secs: u64,
+    },
+    /// 503 with `Retry-After`: DynamoDB throttled us, timed out or could not be reached after
+    /// the SDK's retries.
     #[error("service unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// 500: a bug or an unexpected answer. Logged with its source chain, never shown.
@@ -112,6 +121,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -121,11 +131,20 @@ impl ApiError {
     /// faults are logged here with their whole source chain; the client gets a generic detail.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
+        let retry_after = match &self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => Some((*retry_after_secs).max(1)),
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
         let detail = |d: &str| serde_json::to_string(&HttpError { detail: d.into() });
         let body = match self {
-            Self::NotFound(d) | Self::Forbidden(d) | Self::Conflict(d) | Self::Unauthorized(d) => {
-                detail(&d)
-            }
+            Self::NotFound(d)
+            | Self::Forbidden(d)
+            | Self::Conflict(d)
+            | Self::Unauthorized(d)
+            | Self::TooManyRequests { detail: d, .. } => detail(&d),
             Self::Validation(detail) => serde_json::to_string(&HttpValidationError { detail }),
             Self::Unavailable(source) => {
                 tracing::warn!(error = %error_chain(source.as_ref()), "dependency unavailable");
@@ -144,11 +163,18 @@ impl ApiError {
         if status == StatusCode::UNAUTHORIZED {
             builder = builder.header("www-authenticate", "Bearer");
         }
+        if let Some(secs) = retry_after {
+            builder = builder.header("retry-after", secs.to_string());
+        }
         builder
             .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
 }
+
+/// `Retry-After` of a 503: DynamoDB throttling and timeouts usually clear within a second or
+/// two, and the SDK has already retried with backoff before we answer.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 /// `outer: inner: innermost`, so one log line carries the whole cause.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -188,6 +214,18 @@ mod tests {
     }
 
     #[test]
+    fn a_429_says_when_to_retry() {
+        let r = ApiError::TooManyRequests {
+            detail: "Too many failed logins".into(),
+            retry_after_secs: 42,
+        }
+        .into_response();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "42");
+        assert_eq!(body_json(&r), json!({"detail": "Too many failed logins"}));
+    }
+
+    #[test]
     fn a_401_carries_www_authenticate_bearer() {
         let r = ApiError::Unauthorized("Not authenticated".into()).into_response();
         assert_eq!(r.status(), 401);
@@ -211,6 +249,7 @@ mod tests {
         assert_eq!(body_json(&r), json!({"detail": "Internal Server Error"}));
         let r = ApiError::Unavailable("throttled by table xyz".into()).into_response();
         assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
         assert_eq!(body_json(&r), json!({"detail": "Service Unavailable"}));
     }
 }

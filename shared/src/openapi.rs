@@ -38,7 +38,10 @@ pub struct ValidationFailed(#[allow(dead_code)] HttpValidationError);
 
 /// 503: DynamoDB throttled the request or could not be reached (`Service Unavailable`).
 #[derive(ToResponse)]
-#[response(description = "The store is unavailable; try again later")]
+#[response(
+    description = "The store is unavailable; try again later",
+    headers(("Retry-After" = String, description = "Seconds to wait before retrying"))
+)]
 pub struct Unavailable(#[allow(dead_code)] HttpError);
 
 /// 403 on a write to a post of someone else's (`Not authorized to perform requested action`).
