@@ -1,8 +1,10 @@
 //! Command-line arguments (hand-parsed: four small subcommands do not justify a parser crate).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::http_server::Timeouts;
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
@@ -25,6 +27,10 @@ serve options:
   --parameter-overrides K=V... override template parameters
   --lambda-port PORT           also serve the Lambda Invoke API on this port
   --max-instances N            concurrent instances per function (default 10)
+  --header-read-timeout SECS   close a connection whose request headers take longer (default 10)
+  --body-read-timeout SECS     close a connection whose request body takes longer (default 30)
+  --idle-timeout SECS          close a connection that waits longer for a request (default 60)
+                               (the three apply to the API and the Invoke API; fractions allowed)
 
 dynamodb options:
   --port PORT (default 8000), --in-memory, --data-dir DIR, --template FILE
@@ -81,6 +87,8 @@ pub struct ServeArgs {
     pub lambda_port: Option<u16>,
     /// `--max-instances`.
     pub max_instances: usize,
+    /// `--header-read-timeout`, `--body-read-timeout`, `--idle-timeout`.
+    pub timeouts: Timeouts,
 }
 
 /// Options of `dynamodb`.
@@ -190,6 +198,19 @@ fn port(flag: &str, v: &str) -> Result<u16> {
         .map_err(|_| Error::config(format!("{flag}: {v:?} is not a port number")))
 }
 
+/// A timeout in seconds, fractions allowed (`0.5`), to the millisecond; at most a day.
+fn seconds(flag: &str, v: &str) -> Result<Duration> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= 86_400.0)
+        .map(|s| Duration::from_millis(((s * 1000.0).round() as u64).max(1)))
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{flag}: {v:?} is not a number of seconds (above 0, at most 86400)"
+            ))
+        })
+}
+
 /// Parses the arguments after the program name; `env` reads environment variables.
 pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Command> {
     if let Some(name @ ("seed" | "event-token")) = args.first().map(String::as_str) {
@@ -223,6 +244,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         parameter_overrides: Vec::new(),
         lambda_port: None,
         max_instances: 10,
+        timeouts: Timeouts::default(),
     };
     let mut ddb = DynamoDbArgs {
         template: None,
@@ -283,6 +305,13 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
                     Error::config(format!("--max-instances: {v:?} is not a positive number"))
                 })?;
             }
+            (false, "--header-read-timeout") => {
+                serve.timeouts.header_read = seconds(flag, &value()?)?;
+            }
+            (false, "--body-read-timeout") => {
+                serve.timeouts.body_read = seconds(flag, &value()?)?;
+            }
+            (false, "--idle-timeout") => serve.timeouts.idle = seconds(flag, &value()?)?,
             (false, "--parameter-overrides") => {
                 let mut items: Vec<String> = inline.iter().cloned().collect();
                 while let Some(v) = rest.get(i).filter(|v| !v.starts_with("--")) {
@@ -406,6 +435,34 @@ mod tests {
             a.parameter_overrides,
             vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
         );
+    }
+
+    #[test]
+    fn the_connection_timeouts_default_to_10_30_60_seconds_and_take_fractions() {
+        assert_eq!(
+            serve("").timeouts,
+            Timeouts {
+                header_read: Duration::from_secs(10),
+                body_read: Duration::from_secs(30),
+                idle: Duration::from_secs(60),
+            }
+        );
+        let a = serve("--header-read-timeout 0.25 --body-read-timeout=2 --idle-timeout 1.5");
+        assert_eq!(
+            a.timeouts,
+            Timeouts {
+                header_read: Duration::from_millis(250),
+                body_read: Duration::from_secs(2),
+                idle: Duration::from_millis(1500),
+            }
+        );
+        for bad in ["0", "-1", "abc", "NaN", "inf", "86401"] {
+            let err = parse(&args(&format!("--idle-timeout {bad}")), |_| None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--idle-timeout"), "{bad}: {err}");
+        }
+        assert!(parse(&args("dynamodb --idle-timeout 1"), |_| None).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! The parts are public so tests can reuse them:
 //! - [`runtime::LambdaRuntime`] runs functions and [`runtime::LambdaRuntime::invoke`]s them;
-//! - [`apigw::Gateway`] is the API Gateway emulation (an axum router);
+//! - [`apigw::Gateway`] is the API Gateway emulation (an axum router), and
+//!   [`http_server::serve`] serves a router with header, body and idle timeouts;
 //! - [`dynamodb::ensure_table`] creates a table from the template's definition and
 //!   [`dynamodb::client_for_endpoint`] builds a client for DynamoDB Local;
 //! - [`template::Template`] reads the SAM template.
@@ -16,6 +17,7 @@ pub mod apigw;
 pub mod cli;
 pub mod dynamodb;
 pub mod error;
+pub mod http_server;
 pub mod invoke_api;
 pub mod process;
 pub mod runtime;

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -274,12 +273,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let api_addr = api_listener
         .local_addr()
         .map_err(|e| Error::Runtime(e.to_string()))?;
-    let api_server = axum::serve(
-        api_listener,
-        gateway
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    );
+    let api_server =
+        crate::http_server::serve(api_listener, gateway.router(), args.timeouts, "API");
     let mut lines = vec![format!(
         "API listening on http://{}:{}",
         args.host,
@@ -293,7 +288,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 args.host,
                 addr.port()
             ));
-            Some(axum::serve(l, crate::invoke_api::router(runtime.clone())))
+            Some(crate::http_server::serve(
+                l,
+                crate::invoke_api::router(runtime.clone()),
+                args.timeouts,
+                "Lambda invoke API",
+            ))
         }
         None => None,
     };
@@ -327,8 +327,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     };
     let outcome = tokio::select! {
-        r = api_server.into_future() => Err(Error::Runtime(format!("the API server stopped: {r:?}"))),
-        r = lambda_future => Err(Error::Runtime(format!("the Lambda invoke API stopped: {r:?}"))),
+        () = api_server => Err(Error::Runtime("the API server stopped".into())),
+        () = lambda_future => Err(Error::Runtime("the Lambda invoke API stopped".into())),
         r = ddb_exit => Err(Error::Runtime(format!("DynamoDB Local exited unexpectedly: {r:?}"))),
         _ = shutdown_signal() => {
             eprintln!("[gateway] shutting down");
