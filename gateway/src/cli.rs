@@ -20,7 +20,8 @@ serve options:
   --port PORT                  API port (default $PORT or 3000; 0 picks a free port)
   --bin-dir DIR                where the function binaries are (default <project>/target/debug)
   --dynamodb-endpoint URL      use this DynamoDB (default $DYNAMODB_ENDPOINT, else start DynamoDB Local)
-  --in-memory                  DynamoDB Local keeps no data between runs
+  --in-memory                  DynamoDB Local keeps no data between runs, nor when it is restarted
+                               (the gateway restarts its DynamoDB Local when that dies)
   --data-dir DIR               DynamoDB Local data (default <project>/.local/dynamodb-data)
   --table-name NAME            local name of the table (default: its logical id)
   --env-vars FILE.json         {\"Parameters\": {VAR: value}, \"<Function>\": {VAR: value}}, like sam local

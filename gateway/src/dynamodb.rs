@@ -201,9 +201,10 @@ pub async fn wait_until_ready(endpoint: &str, within: Duration) -> Result<()> {
     wait_ready(endpoint, within, None).await
 }
 
-async fn wait_ready(endpoint: &str, within: Duration, mut child: Option<&mut Child>) -> Result<()> {
-    // No retries and short timeouts: this loop is the retry.
-    let probe = Client::from_conf(
+/// A client for health probes: no retries and a 2 s operation timeout, as the caller's loop is
+/// the retry.
+pub(crate) fn probe_client(endpoint: &str) -> Client {
+    Client::from_conf(
         config_for(endpoint)
             .retry_config(RetryConfig::disabled())
             .timeout_config(
@@ -212,7 +213,11 @@ async fn wait_ready(endpoint: &str, within: Duration, mut child: Option<&mut Chi
                     .build(),
             )
             .build(),
-    );
+    )
+}
+
+async fn wait_ready(endpoint: &str, within: Duration, mut child: Option<&mut Child>) -> Result<()> {
+    let probe = probe_client(endpoint);
     let deadline = Instant::now() + within;
     loop {
         let last = match probe.list_tables().limit(1).send().await {
@@ -332,6 +337,11 @@ impl DynamoDbLocal {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The Java process's id (0 once it has been reaped), e.g. for a test that kills it.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -16,6 +16,7 @@
 pub mod apigw;
 pub mod cli;
 pub mod dynamodb;
+pub mod dynamodb_supervisor;
 pub mod error;
 pub mod http_server;
 pub mod invoke_api;

@@ -13,6 +13,7 @@ use crate::cli::{Command, DynamoDbArgs, ServeArgs, USAGE, find_template};
 use crate::dynamodb::{
     DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, wait_until_ready,
 };
+use crate::dynamodb_supervisor::Supervisor;
 use crate::error::{Error, Result};
 use crate::runtime::{FunctionSpec, LambdaRuntime};
 use crate::template::{FunctionConfig, ResolveOptions, Template};
@@ -249,9 +250,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let opts =
                 LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0);
             let ddb = DynamoDbLocal::start(&opts).await?;
-            eprintln!("[gateway] DynamoDB Local listening on {}", ddb.endpoint());
+            eprintln!(
+                "[gateway] DynamoDB Local listening on {} (pid {})",
+                ddb.endpoint(),
+                ddb.pid()
+            );
             let e = ddb.endpoint();
-            local = Some(ddb);
+            local = Some((ddb, opts));
             e
         }
     };
@@ -269,6 +274,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let runtime = Arc::new(LambdaRuntime::new(specs, &region));
     let gateway = Arc::new(Gateway::new(&app, runtime.clone())?);
+    // From here on DynamoDB may come and go: the gateway keeps serving (the functions answer
+    // 503) and restarts its own DynamoDB Local.
+    let supervisor = match local {
+        Some((ddb, opts)) => Supervisor::local(ddb, &opts, app.tables.clone()),
+        None => Supervisor::endpoint(endpoint.clone(), app.tables.clone()),
+    };
 
     let api_addr = api_listener
         .local_addr()
@@ -320,25 +331,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
             None => std::future::pending().await,
         }
     };
-    let ddb_exit = async {
-        match local.as_mut() {
-            Some(l) => l.wait().await,
-            None => std::future::pending().await,
-        }
-    };
+    // The servers only return if their accept loop ends, which it does not; DynamoDB's
+    // outages are the supervisor's, so only a signal ends the gateway.
     let outcome = tokio::select! {
         () = api_server => Err(Error::Runtime("the API server stopped".into())),
         () = lambda_future => Err(Error::Runtime("the Lambda invoke API stopped".into())),
-        r = ddb_exit => Err(Error::Runtime(format!("DynamoDB Local exited unexpectedly: {r:?}"))),
         _ = shutdown_signal() => {
             eprintln!("[gateway] shutting down");
             Ok(())
         }
     };
     runtime.shutdown().await;
-    if let Some(mut l) = local {
-        l.stop().await;
-    }
+    supervisor.stop().await;
     outcome
 }
 
