@@ -451,6 +451,7 @@ class Suite:
         self.ddb = None
         self.secret = None
         self.routes = set()
+        self.secrets_seen = set()
 
     def say(self, msg):
         with self.out_lock:
@@ -549,6 +550,13 @@ class Suite:
                     p.append(f"internal text in the answer ({w!r})")
                     break
         text = r.body.decode("utf-8", "replace")
+        if isinstance(r.json, dict):
+            for k, v in r.json.items():
+                if "token" in k and isinstance(v, str) and r.status < 300:
+                    self.secrets_seen.add(v)
+        ct = (r.header("content-type") or "").lower()
+        if r.body[:1] in (b"{", b"[") and "json" not in ct:
+            p.append(f"a JSON body served as {ct or 'no content type'}")
         for m in SECRET_MARKERS:
             if m in text:
                 p.append(f"secret material in the answer ({m!r})")
@@ -577,6 +585,7 @@ class Suite:
         if r.status != 201:
             raise RuntimeError(f"sign-up of {email} answered {r.status} {r.snippet()}")
         u = {"email": r.json["email"], "password": password, "id": r.json["id"]}
+        self.secrets_seen.add(password)
         if login:
             u["token"] = self.login(u["email"], password)
         return u
@@ -585,6 +594,9 @@ class Suite:
         r = self.req("POST", "/login", form={"username": email, "password": password}, src=src)
         if r.status != 200:
             raise RuntimeError(f"login of {email} answered {r.status} {r.snippet()}")
+        for k, v in r.json.items():
+            if "token" in k and isinstance(v, str):
+                self.secrets_seen.add(v)
         return r.json["access_token"]
 
     def post(self, token, title="t", content="c", **extra):
@@ -605,7 +617,32 @@ class Suite:
         if not self.ddb:
             return
         g.count()
-        now = invariant_violations(self.model(), frozenset(self.deleted_users))
+        model = self.model()
+        now = invariant_violations(model, frozenset(self.deleted_users))
+        # the same through the API: every live post is listed once, with its vote items' count
+        if not getattr(self, "inspector", None):
+            self.inspector = self.user("inspector")["token"]
+        listed, skip = {}, 0
+        while True:
+            r = self.req("GET", f"/posts?limit=100&skip={skip}", token=self.inspector)
+            if r.status != 200:
+                now.add(f"GET /posts?limit=100&skip={skip} answered {r.status} during the invariant check")
+                break
+            for p in r.json:
+                if p["Post"]["id"] in listed:
+                    now.add(f"post {p['Post']['id']} listed twice (pages overlap)")
+                listed[p["Post"]["id"]] = p["votes"]
+            if len(r.json) < 100:
+                break
+            skip += 100
+        live = {pid for pid, p in model.posts.items() if not p.get("deleting")}
+        for pid in live - set(listed):
+            now.add(f"post {pid} is in the table but not listed by GET /posts")
+        for pid in set(listed) - set(model.posts):
+            now.add(f"GET /posts lists post {pid}, which the table does not hold")
+        for pid, votes in listed.items():
+            if pid in model.posts and votes != len(model.votes_of(pid)):
+                now.add(f"GET /posts shows post {pid} with {votes} votes; the table has {len(model.votes_of(pid))} vote items")
         new = now - self.known_violations
         self.known_violations |= now
         for v in sorted(new):
@@ -2224,6 +2261,16 @@ def main():
     finally:
         if s.gw:
             log = s.gw.log_path.read_text(errors="replace")
+            g = s.group("logs")
+            leaked = [x for x in s.secrets_seen | {s.secret} if x and len(x) >= 8 and x in log]
+            g.count(len(s.secrets_seen) + 1)
+            for x in leaked[:5]:
+                g.finding("a secret in the gateway's log (function logs included)", "wrong", "never logged",
+                          f"{'the JWT secret' if x == s.secret else 'a password or token'} {x[:12]}… in {s.gw.log_path.name}")
+            for m in ("$2a$", "$2b$", "$2y$"):
+                g.count()
+                if m in log:
+                    g.finding("a bcrypt hash in the gateway's log", "wrong", "never logged", m)
             panics = [l for l in log.splitlines() if "panicked" in l or "SIGSEGV" in l or "stack overflow" in l]
             for l in panics[:10]:
                 s.note(f"gateway log: {l.strip()[:200]}")
