@@ -343,3 +343,46 @@ async fn a_form_sent_as_another_content_type_is_422_for_missing_fields() {
     answer.expect_422(&["body", "username"]);
     answer.expect_422(&["body", "password"]);
 }
+
+/// DynamoDB refuses a partition key over 2,048 bytes; a username that long used to reach the
+/// key and answer 500. No address of ours is longer than 254 bytes (RFC 5321), so any longer
+/// username is the normal 403, at every length, well-formed or not.
+#[tokio::test]
+async fn a_username_too_long_to_be_an_email_is_the_normal_403_never_500() {
+    let api = api().await;
+    for username in [
+        format!("{}@example.com", "a".repeat(243)), // 255 bytes: one past the limit
+        format!("{}@example.com", "a".repeat(2_100)),
+        format!("{}@{}.com", "a".repeat(60), "b".repeat(5_000)),
+        "x".repeat(3_000),
+        "é".repeat(1_100), // 2,200 bytes in 1,100 characters
+        "a".repeat(100_000),
+    ] {
+        api.login(&username, "some-password")
+            .await
+            .expect_detail(403, "Invalid Credentials");
+    }
+}
+
+/// The other side of that limit: the longest address sign-up accepts (254 bytes) is a key
+/// DynamoDB takes, so it signs up and logs in; one byte more is refused at sign-up (422), so
+/// no longer e-mail ever becomes a key.
+#[tokio::test]
+async fn the_longest_address_signs_up_and_logs_in_and_one_byte_more_is_422() {
+    let api = api().await;
+    let local = unique("long");
+    let domain = format!(
+        "{}.{}.{}.example.com",
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(63)
+    );
+    let pad = 254 - local.len() - 1 - domain.len();
+    let email = format!("{local}{}@{domain}", "a".repeat(pad));
+    assert_eq!(email.len(), 254);
+    api.signup(&email, "s3cret-password").await.expect(201);
+    api.login(&email, "s3cret-password").await.expect(200);
+    api.signup(&format!("x{email}"), "s3cret-password")
+        .await
+        .expect_422(&["body", "email"]);
+}

@@ -9,6 +9,7 @@ use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
 use shared::store::Store;
+use shared::validate::normalize_email;
 
 /// What the function keeps between requests.
 pub struct State {
@@ -57,7 +58,12 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let form = LoginForm::from_request(content_type, body(&req)).await?;
-    let credential = state.store.get_credential(&form.username).await?;
+    // Sign-up stores only valid addresses (at most 254 bytes), so anything else is no account:
+    // no lookup (DynamoDB refuses a key over 2,048 bytes), but the same dummy bcrypt verify.
+    let credential = match normalize_email(&form.username) {
+        Ok(email) => state.store.get_credential(&email).await?,
+        Err(_) => None,
+    };
     let (user_id, hash) = match credential {
         Some(c) => (Some(c.user_id), Some(c.password_hash)),
         None => (None, None),
