@@ -147,6 +147,60 @@ impl HashConfig {
     }
 }
 
+/// Limits on failed logins (`POST /login`); `docs/api.md` says what each one is for. Every
+/// limit counts within fixed windows of [`LoginLimitsConfig::window_secs`]; a limit of 0 turns
+/// that limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimitsConfig {
+    /// Length of a counting window, in seconds (`LOGIN_FAILURE_WINDOW_SECONDS`, default 900).
+    pub window_secs: u64,
+    /// Failed logins of one account from one source per window
+    /// (`LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE`, default 5).
+    pub per_account_source: u64,
+    /// Failed logins of one account from all sources per window, enforced only on sources the
+    /// account has not logged in from lately (`LOGIN_MAX_FAILURES_PER_ACCOUNT`, default 20).
+    pub per_account: u64,
+    /// Failed logins from one source, whatever the account, per window
+    /// (`LOGIN_MAX_FAILURES_PER_SOURCE`, default 100).
+    pub per_source: u64,
+}
+
+impl Default for LoginLimitsConfig {
+    /// The production defaults (also the template's parameter defaults).
+    fn default() -> Self {
+        Self {
+            window_secs: 900,
+            per_account_source: 5,
+            per_account: 20,
+            per_source: 100,
+        }
+    }
+}
+
+impl LoginLimitsConfig {
+    /// Reads `LOGIN_FAILURE_WINDOW_SECONDS` (1..=86400) and the three
+    /// `LOGIN_MAX_FAILURES_*` limits (0 = off).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let window_secs = parsed_or("LOGIN_FAILURE_WINDOW_SECONDS", d.window_secs)?;
+        if !(1..=86_400).contains(&window_secs) {
+            return Err(ConfigError::Invalid {
+                name: "LOGIN_FAILURE_WINDOW_SECONDS",
+                reason: "must be between 1 and 86400".into(),
+            });
+        }
+        Ok(Self {
+            window_secs,
+            per_account_source: parsed_or(
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE",
+                d.per_account_source,
+            )?,
+            per_account: parsed_or("LOGIN_MAX_FAILURES_PER_ACCOUNT", d.per_account)?,
+            per_source: parsed_or("LOGIN_MAX_FAILURES_PER_SOURCE", d.per_source)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

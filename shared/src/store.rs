@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
+mod login_limits;
 mod seed;
+pub use login_limits::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate};
 pub use seed::Seeded;
 
 type Item = HashMap<String, AttributeValue>;

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::{
     query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
     update_item::UpdateItemInput,
 };
-use shared::store::{PostChanges, Store, User};
+use shared::store::{LoginAttempt, PostChanges, Store, User};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -126,6 +126,27 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
     record("get_user", &rec);
     store.get_credential("actions@example.com").await.unwrap();
     record("get_credential", &rec);
+    // Login limits: under them, then over the account's total from an unknown source (which
+    // reads whether the source is known), then a success from it.
+    let limits = shared::config::LoginLimitsConfig {
+        window_secs: 900,
+        per_account_source: 5,
+        per_account: 1,
+        per_source: 5,
+    };
+    let attempt = |ip| LoginAttempt::now("actions@example.com", Some(ip), 900);
+    for ip in ["192.0.2.1", "192.0.2.2"] {
+        store
+            .check_login_limits(&limits, &attempt(ip))
+            .await
+            .unwrap();
+    }
+    record("check_login_limits", &rec);
+    store
+        .record_login_success(&limits, &attempt("192.0.2.2"))
+        .await
+        .unwrap();
+    record("record_login_success", &rec);
     let post = store
         .create_post(&owner, "t".into(), "c".into(), true)
         .await

@@ -294,9 +294,17 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
     let work_dir = std::env::temp_dir().join(format!("api-tests-{suffix}"));
     std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {work_dir:?}: {e}"))?;
     // `sam local`'s --env-vars format; "Parameters" applies to every function. Cost 6 keeps
-    // sign-ups and logins fast while still running real bcrypt.
+    // sign-ups and logins fast while still running real bcrypt. Every test here logs in from
+    // 127.0.0.1, and some fail on purpose many times (the timing test: 132 failed logins of
+    // one account): the failed-login counters still run, but under limits no test meets.
     let env_vars = work_dir.join("env.json");
-    std::fs::write(&env_vars, r#"{"Parameters": {"BCRYPT_COST": "6"}}"#)
+    let parameters = json!({"Parameters": {
+        "BCRYPT_COST": "6",
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE": "1000000",
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
+        "LOGIN_MAX_FAILURES_PER_SOURCE": "1000000",
+    }});
+    std::fs::write(&env_vars, parameters.to_string())
         .map_err(|e| format!("write {env_vars:?}: {e}"))?;
     let log_path = work_dir.join("gateway.log");
     let log = File::create(&log_path).map_err(|e| format!("create {log_path:?}: {e}"))?;

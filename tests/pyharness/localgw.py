@@ -53,8 +53,11 @@ def bin_dir() -> Path:
 
 
 class LocalGateway:
-    def __init__(self, name: str, bcrypt_cost: int = 4, startup_timeout: float = 180):
+    def __init__(self, name: str, bcrypt_cost: int = 4, startup_timeout: float = 180,
+                 env: dict = None):
+        """`env`: more environment for every function (the --env-vars file's "Parameters")."""
         self.name = name
+        self.env = dict(env or {})
         self.work_dir = ROOT / ".local" / "test-runs" / f"{name}-{os.getpid()}"
         self.log_path = self.work_dir / "gateway.log"
         self.bcrypt_cost = bcrypt_cost
@@ -69,7 +72,8 @@ class LocalGateway:
             raise RuntimeError(f"{gateway} is missing: run `cargo build --workspace --bins` first")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         env_vars = self.work_dir / "env.json"
-        env_vars.write_text(json.dumps({"Parameters": {"BCRYPT_COST": str(self.bcrypt_cost)}}))
+        parameters = {"BCRYPT_COST": str(self.bcrypt_cost), **self.env}
+        env_vars.write_text(json.dumps({"Parameters": parameters}))
         table = f"{self.name}-{os.getpid()}-{secrets.token_hex(4)}"
         cmd = [
             "sh", "-c", WATCHDOG, "local-gateway-watchdog", str(gateway),

@@ -210,3 +210,43 @@ def test_the_stage_is_throttled_and_outputs_the_url_and_table(source):
     settings = source["Resources"]["Api"]["Properties"]["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] and settings["ThrottlingBurstLimit"]
     assert {"ApiUrl", "TableName"} <= set(source["Outputs"])
+
+def test_the_login_limits_are_parameters_with_the_codes_defaults(source):
+    """Each LOGIN_* variable of the login function is a template parameter whose default is the
+    production default in shared/src/config.rs (LoginLimitsConfig::default)."""
+    env = source["Resources"]["LoginFunction"]["Properties"]["Environment"]["Variables"]
+    expected = {
+        "LOGIN_FAILURE_WINDOW_SECONDS": ("LoginFailureWindowSeconds", 900),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE": ("LoginMaxFailuresPerAccountSource", 5),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": ("LoginMaxFailuresPerAccount", 20),
+        "LOGIN_MAX_FAILURES_PER_SOURCE": ("LoginMaxFailuresPerSource", 100),
+    }
+    config_rs = (ROOT / "shared" / "src" / "config.rs").read_text()
+    for var, (param, default) in expected.items():
+        assert env[var] == {"Ref": param}, var
+        assert source["Parameters"][param]["Default"] == default, param
+        assert f'"{var}"' in config_rs, f"{var} is not read by shared/src/config.rs"
+    defaults = re.search(r"impl Default for LoginLimitsConfig.*?Self \{(.*?)\}", config_rs, re.S)
+    assert defaults, "LoginLimitsConfig::default not found"
+    assert re.findall(r"(\w+): (\d+)", defaults.group(1)) == [
+        ("window_secs", "900"), ("per_account_source", "5"), ("per_account", "20"),
+        ("per_source", "100"),
+    ]
+
+
+def test_the_login_function_writes_only_partitions_it_owns(expanded):
+    """Every write login may make is fenced by partition key (dynamodb:LeadingKeys), so it can
+    never write a user, a credential or a post; the failed-login counters are the LOGIN#
+    partitions (shared/tests/login_limits.rs checks that every item they write has such a key)."""
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    counters = None
+    for statement in policy_statements(expanded, "login"):
+        actions = set(statement["Action"])
+        if not actions & writes:
+            continue
+        fence = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+        prefixes = fence.get("dynamodb:LeadingKeys")
+        assert prefixes and all(p.endswith("#*") for p in prefixes), statement
+        if prefixes == ["LOGIN#*"]:
+            counters = actions
+    assert counters == writes, "the failed-login counters need exactly these, on LOGIN# keys"

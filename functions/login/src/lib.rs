@@ -2,13 +2,15 @@
 
 use shared::ApiError;
 use shared::auth::{Jwt, Passwords};
-use shared::config::{HashConfig, JwtConfig};
+use shared::config::{HashConfig, JwtConfig, LoginLimitsConfig};
 use shared::error::HttpError;
-use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json};
+use shared::http::{
+    Body, LambdaError, Request, RequestContext, RequestExt, Response, StatusCode, body, json,
+};
 use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
-use shared::store::Store;
+use shared::store::{LoginAttempt, LoginGate, Store};
 use shared::validate::normalize_email;
 
 /// What the function keeps between requests.
@@ -16,15 +18,18 @@ pub struct State {
     store: Store,
     passwords: Passwords,
     jwt: Jwt,
+    limits: LoginLimitsConfig,
 }
 
 impl State {
-    /// Reads `TABLE_NAME`, `BCRYPT_COST`, `JWT_SECRET` and `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    /// Reads `TABLE_NAME`, `BCRYPT_COST`, `JWT_SECRET`, `ACCESS_TOKEN_EXPIRE_MINUTES` and the
+    /// `LOGIN_*` failed-login limits.
     pub async fn from_env() -> Result<Self, LambdaError> {
         Ok(Self {
             store: Store::from_env().await?,
             passwords: Passwords::for_login(HashConfig::from_env()?).await?,
             jwt: Jwt::new(&JwtConfig::from_env()?),
+            limits: LoginLimitsConfig::from_env()?,
         })
     }
 }
@@ -33,13 +38,18 @@ impl State {
 /// e-mail is unknown), then 200 with a token or 403 `Invalid Credentials`: the same answer,
 /// in about the same time, for an unknown e-mail and a wrong password.
 /// The form may be url-encoded or multipart, as its Content-Type says (as FastAPI reads it).
+///
+/// Before any of that the attempt is counted against the failed-login limits (see
+/// `shared::store::LoginAttempt`); over a limit it is a 429 with `Retry-After`, without reading
+/// the credential or running bcrypt, whether the account exists or not. A success takes the
+/// attempt back and clears the account's count for this source.
 #[utoipa::path(
     post,
     path = "/login",
     operation_id = "login",
     tag = TAG_AUTHENTICATION,
     summary = "Login",
-    description = "OAuth2 password flow: `username` is the e-mail. The token goes in `Authorization: Bearer <token>`.",
+    description = "OAuth2 password flow: `username` is the e-mail. The token goes in `Authorization: Bearer <token>`.\n\nFailed logins are limited per account and source address, per account and per source address (defaults: 5, 20 and 100 per 15-minute window); past a limit every attempt, right password or not, is answered 429 with `Retry-After` until the window ends.",
     request_body(content(
         (LoginFormFields = "application/x-www-form-urlencoded"),
         (LoginFormFields = "multipart/form-data"),
@@ -49,6 +59,10 @@ impl State {
         (status = 403, description = "Unknown e-mail or wrong password (the same answer for both)",
          body = HttpError, example = json!({"detail": "Invalid Credentials"})),
         (status = 422, response = ValidationFailed),
+        (status = 429, description = "Too many failed logins: try again after `Retry-After` seconds",
+         body = HttpError,
+         headers(("Retry-After" = String, description = "Seconds until the counting window ends")),
+         example = json!({"detail": "Too many failed logins: try again later"})),
         (status = 503, response = Unavailable),
     ),
 )]
@@ -58,6 +72,17 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let form = LoginForm::from_request(content_type, body(&req)).await?;
+    let attempt = LoginAttempt::now(&form.username, source_ip(&req), state.limits.window_secs);
+    let gate = state
+        .store
+        .check_login_limits(&state.limits, &attempt)
+        .await?;
+    if let LoginGate::Closed { retry_after_secs } = gate {
+        return Err(ApiError::TooManyRequests {
+            detail: TOO_MANY_FAILED_LOGINS.into(),
+            retry_after_secs,
+        });
+    }
     // Sign-up stores only valid addresses (at most 254 bytes), so anything else is no account:
     // no lookup (DynamoDB refuses a key over 2,048 bytes), but the same dummy bcrypt verify.
     let credential = match normalize_email(&form.username) {
@@ -70,13 +95,34 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
     };
     let ok = state.passwords.verify(form.password, hash).await?;
     match user_id {
-        Some(user_id) if ok => json(
-            StatusCode::OK,
-            &Token {
-                access_token: state.jwt.issue(user_id)?,
-                token_type: "bearer",
-            },
-        ),
+        Some(user_id) if ok => {
+            // Only this source's count is cleared: failures from elsewhere stay counted.
+            // Failing to clear costs the user one counted attempt, not the login.
+            let recorded = state.store.record_login_success(&state.limits, &attempt);
+            if let Err(e) = recorded.await {
+                tracing::warn!(error = %e, "login succeeded but its counters were not cleared");
+            }
+            json(
+                StatusCode::OK,
+                &Token {
+                    access_token: state.jwt.issue(user_id)?,
+                    token_type: "bearer",
+                },
+            )
+        }
         _ => Err(ApiError::Forbidden("Invalid Credentials".into())),
+    }
+}
+
+/// The `detail` of a login refused by the failed-login limits.
+pub const TOO_MANY_FAILED_LOGINS: &str = "Too many failed logins: try again later";
+
+/// The client's address as API Gateway saw it (`requestContext.identity.sourceIp`): never a
+/// header such as `X-Forwarded-For`, which the client writes.
+fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }
