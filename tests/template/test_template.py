@@ -250,3 +250,79 @@ def test_the_login_function_writes_only_partitions_it_owns(expanded):
         if prefixes == ["LOGIN#*"]:
             counters = actions
     assert counters == writes, "the failed-login counters need exactly these, on LOGIN# keys"
+
+def test_the_waf_rate_rule_on_login_is_optional_and_off_by_default(source):
+    param = source["Parameters"]["LoginRateLimitPer5Min"]
+    assert param["Default"] == "0"
+    allowed = re.compile(param["AllowedPattern"])
+    for ok in ["0", "10", "100", "2000", "99999999"]:
+        assert allowed.fullmatch(ok), ok
+    for bad in ["1", "9", "05", "-1", "1.5", "", "abc"]:
+        assert not allowed.fullmatch(bad), f"{bad!r}: WAF's smallest rate limit is 10"
+    assert source["Conditions"]["LoginRateLimitEnabled"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "LoginRateLimitPer5Min"}, "0"]}]
+    }
+    for name in ("LoginRateLimitAcl", "LoginRateLimitAclAssociation"):
+        assert source["Resources"][name]["Condition"] == "LoginRateLimitEnabled", name
+
+
+def test_the_waf_rule_answers_429_to_one_address_flooding_login(source):
+    acl = source["Resources"]["LoginRateLimitAcl"]
+    assert acl["Type"] == "AWS::WAFv2::WebACL"
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL" and props["DefaultAction"] == {"Allow": {}}
+    (rule,) = props["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate["Limit"] == {"Ref": "LoginRateLimitPer5Min"}
+    assert rate["AggregateKeyType"] == "IP", "the connection's address, never X-Forwarded-For"
+    assert rate["EvaluationWindowSec"] == 300
+    scope = rate["ScopeDownStatement"]["RegexMatchStatement"]
+    assert scope["FieldToMatch"] == {"UriPath": {}}
+    regex = re.compile(scope["RegexString"])
+    for path in ["/Prod/login", "/Prod/login/", "/login", "/v1/api/login"]:
+        assert regex.search(path), path
+    for path in ["/Prod/users", "/Prod/posts/1", "/Prod/login/x", "/Prod/loginx"]:
+        assert not regex.search(path), path
+    block = rule["Action"]["Block"]["CustomResponse"]
+    assert block["ResponseCode"] == 429
+    body = props["CustomResponseBodies"][block["CustomResponseBodyKey"]]
+    assert body["ContentType"] == "APPLICATION_JSON"
+    assert json.loads(body["Content"]) == {"detail": "Too Many Requests"}
+    assert {h["Name"]: h["Value"] for h in block["ResponseHeaders"]} == {"Retry-After": "300"}
+
+
+def test_the_waf_acl_is_attached_to_the_stage_sam_creates(expanded):
+    stages = [k for k, r in expanded["Resources"].items() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert len(stages) == 1
+    assoc = expanded["Resources"]["LoginRateLimitAclAssociation"]["Properties"]
+    assert assoc["WebACLArn"] == {"Fn::GetAtt": ["LoginRateLimitAcl", "Arn"]}
+    arn = assoc["ResourceArn"]["Fn::Sub"]
+    assert arn == (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${%s}" % stages[0]
+    )
+
+
+# Functions that may touch only sessions and refresh tokens, and the partition-key prefixes
+# their statements are limited to (dynamodb:LeadingKeys).
+SESSION_ONLY = {"refresh_token": {"SESSION#*", "REFRESH#*"}, "logout": {"SESSION#*", "REFRESH#*"}}
+
+
+@pytest.mark.parametrize("binary,prefixes", SESSION_ONLY.items())
+def test_session_functions_reach_only_session_and_refresh_token_items(expanded, binary, prefixes):
+    statements = policy_statements(expanded, binary)
+    assert statements
+    for statement in statements:
+        keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert set(keys) == prefixes, f"{binary}: {keys}"
+
+
+def test_the_signing_key_reaches_only_the_functions_that_sign_or_verify(source):
+    holders = {
+        name for name, r in source["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and "JWT_SECRET" in r["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    assert holders == {"LoginFunction", "RefreshTokenFunction", "AuthorizerFunction"}
+    for name in holders:
+        env = source["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert {"JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_EXPIRE_MINUTES"} <= set(env), name
