@@ -10,9 +10,12 @@
 //!   `sam-local-env.json`, through the same issuer as `POST /login` (so it carries exactly the
 //!   claims the authorizer checks), with a lifetime of [`EVENT_TOKEN_YEARS`] years: the events are
 //!   static files, and a token that expired after 30 minutes would make the authorizer event
-//!   useless. That is safe only because the key never signs anything for a deployed stack
-//!   (those use a key from Secrets Manager). When the authorizer checks more claims, run
-//!   `local_gateway event-token --update-events` and commit the events.
+//!   useless. The authorizer refuses tokens that live longer than its
+//!   `ACCESS_TOKEN_EXPIRE_MINUTES`, so `sam-local-env.json` sets that to [`EVENT_TOKEN_MINUTES`]
+//!   for `AuthorizerFunction` alone. That is safe only because the key never signs anything for a
+//!   deployed stack (those use a key from Secrets Manager, and the template's lifetime). When
+//!   the authorizer checks more claims, run `local_gateway event-token --update-events` and
+//!   commit the events.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,6 +41,10 @@ pub const USER_CREATED_AT: &str = "2026-11-21T04:19:58.123456+00:00";
 pub const POST_ID: u64 = 1;
 /// Lifetime of the sample events' token, in years (see the module doc for why so long).
 pub const EVENT_TOKEN_YEARS: u32 = 10;
+/// [`EVENT_TOKEN_YEARS`] in minutes. The authorizer refuses a token that lives longer than its
+/// `ACCESS_TOKEN_EXPIRE_MINUTES`, so `sam-local-env.json` sets that to this for
+/// `AuthorizerFunction` (and only there: login keeps issuing 30-minute tokens).
+pub const EVENT_TOKEN_MINUTES: u32 = EVENT_TOKEN_YEARS * 365 * 24 * 60;
 /// The file whose `Parameters.JWT_SECRET` is the development-only key, beside the template.
 pub const SAM_LOCAL_ENV: &str = "sam-local-env.json";
 /// bcrypt cost of the fixture's hash: its password is published, so cost protects nothing;
@@ -140,10 +147,7 @@ fn dev_key(path: &Path) -> Result<Vec<u8>> {
 
 /// A token for the fixture user, signed with `key`, valid for [`EVENT_TOKEN_YEARS`] years.
 pub fn event_token_with(key: Vec<u8>) -> Result<String> {
-    let jwt = shared::auth::Jwt::new(&JwtConfig {
-        secret: key,
-        expire_minutes: EVENT_TOKEN_YEARS * 365 * 24 * 60,
-    });
+    let jwt = shared::auth::Jwt::new(&JwtConfig::new(key, EVENT_TOKEN_MINUTES));
     jwt.issue(USER_ID)
         .map_err(|e| Error::Runtime(format!("event-token: {e}")))
 }
@@ -156,13 +160,14 @@ fn update_events(events: &Path, token: &str) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(&authorizer).map_err(|e| io(&authorizer, e))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::config(format!("{}: not JSON: {e}", authorizer.display())))?;
-    let old = json["authorizationToken"]
+    // A REQUEST authorizer event: the token is in its Authorization header.
+    let old = json["headers"]["Authorization"]
         .as_str()
         .and_then(|t| t.strip_prefix("Bearer "))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             Error::config(format!(
-                "{}: no `Bearer <token>` authorizationToken",
+                "{}: no `Bearer <token>` Authorization header",
                 authorizer.display()
             ))
         })?
@@ -211,15 +216,35 @@ mod tests {
     fn the_event_token_is_a_login_token_for_user_1_that_lives_for_years() {
         let key = b"a-development-only-key-of-32-bytes-or-more".to_vec();
         let token = event_token_with(key.clone()).unwrap();
-        let jwt = shared::auth::Jwt::new(&JwtConfig {
-            secret: key,
-            expire_minutes: 30,
-        });
-        let claims = jwt
+        // The authorizer as sam-local-env.json configures it accepts it...
+        let dev = shared::auth::Jwt::new(&JwtConfig::new(key.clone(), EVENT_TOKEN_MINUTES));
+        let claims = dev
             .verify(&token)
             .expect("the authorizer's checks accept it");
         assert_eq!(claims.user_id, USER_ID);
         assert!(claims.exp - claims.iat >= u64::from(EVENT_TOKEN_YEARS - 1) * 365 * 24 * 3600);
+        // ...and one configured as a deployed stack refuses it: its lifetime is too long.
+        let deployed = shared::auth::Jwt::new(&JwtConfig::new(key, 30));
+        assert!(deployed.verify(&token).is_err());
+    }
+
+    #[test]
+    fn sam_local_env_lets_the_authorizer_accept_the_event_token_and_nothing_else_longer() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SAM_LOCAL_ENV);
+        let env: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            env["AuthorizerFunction"]["ACCESS_TOKEN_EXPIRE_MINUTES"],
+            serde_json::json!(EVENT_TOKEN_MINUTES.to_string())
+        );
+        assert!(
+            env["Parameters"]
+                .get("ACCESS_TOKEN_EXPIRE_MINUTES")
+                .is_none(),
+            "login and refresh_token keep issuing tokens of the template's lifetime"
+        );
     }
 
     #[test]
@@ -247,7 +272,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("authorizer.json"),
-            "{\n  \"authorizationToken\": \"Bearer OLD.T.K\"\n}\n",
+            "{\n  \"headers\": {\"Authorization\": \"Bearer OLD.T.K\"}\n}\n",
         )
         .unwrap();
         std::fs::write(dir.join("get_post.json"), "{\"a\": \"Bearer OLD.T.K\"}").unwrap();
@@ -259,7 +284,7 @@ mod tests {
         assert_eq!(changed.len(), 2);
         assert_eq!(
             authorizer,
-            "{\n  \"authorizationToken\": \"Bearer NEW.T.K\"\n}\n"
+            "{\n  \"headers\": {\"Authorization\": \"Bearer NEW.T.K\"}\n}\n"
         );
         assert_eq!(get_post, "{\"a\": \"Bearer NEW.T.K\"}");
     }

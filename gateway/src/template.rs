@@ -176,8 +176,10 @@ pub struct AuthorizerConfig {
     pub function: String,
     /// `FunctionPayloadType`.
     pub payload: AuthorizerPayload,
-    /// `Identity.Header` (default `Authorization`).
-    pub identity_header: String,
+    /// The headers that must be present before the authorizer is called (API Gateway answers
+    /// 401 without calling it otherwise), also its cache key: `Identity.Header` of a TOKEN
+    /// authorizer (default `Authorization`), `Identity.Headers` of a REQUEST one.
+    pub identity_headers: Vec<String>,
     /// `Identity.ReauthorizeEvery` (API Gateway's default is 300 s; 0 turns caching off).
     pub ttl: Duration,
 }
@@ -1054,11 +1056,24 @@ fn api_config(id: &str, props: &Value, r: &Resolver) -> Result<ApiConfig> {
                 }
             };
             let identity = a.get("Identity");
-            let identity_header = identity
-                .and_then(|i| i.get("Header"))
-                .map(|v| s(&what, v))
-                .transpose()?
-                .unwrap_or_else(|| "Authorization".into());
+            let identity_headers = match payload {
+                AuthorizerPayload::Token => vec![
+                    identity
+                        .and_then(|i| i.get("Header"))
+                        .map(|v| s(&what, v))
+                        .transpose()?
+                        .unwrap_or_else(|| "Authorization".into()),
+                ],
+                AuthorizerPayload::Request => match identity.and_then(|i| i.get("Headers")) {
+                    None => Vec::new(),
+                    Some(list) => list
+                        .as_sequence()
+                        .ok_or_else(|| ctx(&what, "Identity.Headers is not a list".into()))?
+                        .iter()
+                        .map(|v| s(&what, v))
+                        .collect::<Result<_>>()?,
+                },
+            };
             let ttl = match identity.and_then(|i| i.get("ReauthorizeEvery")) {
                 Some(v) => s(&what, v)?.parse::<u64>().map_err(|_| {
                     ctx(&what, "ReauthorizeEvery is not a number of seconds".into())
@@ -1070,7 +1085,7 @@ fn api_config(id: &str, props: &Value, r: &Resolver) -> Result<ApiConfig> {
                 AuthorizerConfig {
                     function,
                     payload,
-                    identity_header,
+                    identity_headers,
                     ttl: Duration::from_secs(ttl),
                 },
             );
@@ -1357,9 +1372,13 @@ mod tests {
         assert_eq!(api.default_authorizer.as_deref(), Some("JwtAuthorizer"));
         let auth = &api.authorizers["JwtAuthorizer"];
         assert_eq!(auth.function, "AuthorizerFunction");
-        assert_eq!(auth.identity_header, "Authorization");
+        assert_eq!(auth.identity_headers, ["Authorization"]);
         assert_eq!(auth.ttl, Duration::ZERO);
-        assert_eq!(auth.payload, AuthorizerPayload::Token);
+        assert_eq!(
+            auth.payload,
+            AuthorizerPayload::Request,
+            "it must see every Authorization header"
+        );
         let unauth = &api.gateway_responses["UNAUTHORIZED"];
         assert_eq!(unauth.status, Some(401));
         assert!(

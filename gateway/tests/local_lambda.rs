@@ -97,6 +97,8 @@ async fn fake_runtime_loop() {
         let env = |k: &str| std::env::var(k).ok();
         let answer = if event.get("type").and_then(Value::as_str) == Some("TOKEN") {
             authorize(&event)
+        } else if event.get("type").and_then(Value::as_str) == Some("REQUEST") {
+            authorize_request(&event)
         } else if event.get("httpMethod").is_some() {
             proxy(&action, &event)
         } else {
@@ -167,6 +169,41 @@ fn authorize(event: &Value) -> Answer {
         "Bearer garbage" => Answer::Respond(json!({"hello": "world"})),
         "Bearer boom" => Answer::Fail("Error", "database unreachable".into()),
         _ => Answer::Fail("Error", "Unauthorized".into()),
+    }
+}
+
+/// A REQUEST authorizer: denies a request with more than one `Authorization` header (as the
+/// project's does), otherwise decides as [`authorize`] on the one value. The context shows what
+/// it saw.
+fn authorize_request(event: &Value) -> Answer {
+    let values: Vec<&str> = event["multiValueHeaders"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .flat_map(|(_, v)| v.as_array().into_iter().flatten().filter_map(Value::as_str))
+        .collect();
+    let arn = event["methodArn"].as_str().unwrap_or_default();
+    let seen = json!({
+        "authorization_values": values.len(),
+        "has_body": event.get("body").is_some(),
+        "resource": event["resource"],
+    });
+    let policy = |effect: &str| {
+        Answer::Respond(json!({
+            "principalId": "user-7",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": arn}]
+            },
+            "context": {"user_id": 7, "seen": seen.to_string()}
+        }))
+    };
+    match values.as_slice() {
+        [] => Answer::Fail("Error", "Unauthorized".into()),
+        ["Bearer allow"] => policy("Allow"),
+        [_] => Answer::Fail("Error", "Unauthorized".into()),
+        _ => policy("Deny"),
     }
 }
 
@@ -791,6 +828,52 @@ async fn public_routes_skip_the_authorizer() {
     assert_eq!(e["resource"], "/");
     assert!(e["requestContext"].get("authorizer").is_none());
     assert_eq!(f.runtime.instance_count("AuthorizerFunction"), Some(0));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_authorizer_sees_every_authorization_header_and_none_means_no_call() {
+    // GIVEN the project's kind of authorizer: REQUEST, identity source the Authorization header
+    let text = TEMPLATE.replace(
+        "FunctionPayloadType: TOKEN\n            Identity: { Header: Authorization, ReauthorizeEvery: 0 }",
+        "FunctionPayloadType: REQUEST\n            Identity: { Headers: [Authorization], ReauthorizeEvery: 0 }",
+    );
+    assert_ne!(text, TEMPLATE);
+    let f = gateway_from(&text).await;
+    // WHEN there is no Authorization header THEN API Gateway answers 401 without calling it
+    let r = f.get("/items/1", None).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(json_of(r).await, json!({"detail": "Not authenticated"}));
+    assert_eq!(f.runtime.instance_count("AuthorizerFunction"), Some(0));
+    // WHEN there is one, it gets the request (without its body) and its answer counts
+    let r = f.get("/items/1", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 200);
+    let e = json_of(r).await;
+    let seen: Value =
+        serde_json::from_str(e["requestContext"]["authorizer"]["seen"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        seen,
+        json!({"authorization_values": 1, "has_body": false, "resource": "/items/{id}"})
+    );
+    // WHEN there are two, whichever order, it sees both and denies
+    for pair in [
+        ["Bearer allow", "Bearer other"],
+        ["Bearer other", "Bearer allow"],
+    ] {
+        let r = f
+            .http
+            .get(format!("{}/items/1", f.base))
+            .header("Authorization", pair[0])
+            .header("Authorization", pair[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{pair:?}");
+        assert_eq!(
+            json_of(r).await,
+            json!({"detail": "Could not validate credentials"})
+        );
+    }
     f.runtime.shutdown().await;
 }
 

@@ -83,13 +83,28 @@ impl StoreConfig {
 /// The smallest signing key we accept: HS256 keys shorter than the hash output are weak.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// The longest access-token lifetime the code accepts, in minutes: 10 years. A deployed stack
+/// never comes near it (the template's `AccessTokenExpireMinutes` stops at 1440); only the
+/// sample events' token, signed with the public development key of `sam-local-env.json`,
+/// lives that long (see the README, "sam local and the sample events").
+pub const MAX_ACCESS_TOKEN_EXPIRE_MINUTES: u32 = 10 * 366 * 24 * 60;
+/// `iss` of our access tokens when `JWT_ISSUER` is not set.
+pub const DEFAULT_JWT_ISSUER: &str = "posts-api";
+/// `aud` of our access tokens when `JWT_AUDIENCE` is not set.
+pub const DEFAULT_JWT_AUDIENCE: &str = "posts-api";
+
 /// Settings for signing and verifying access tokens.
 #[derive(Clone)]
 pub struct JwtConfig {
     /// The HS256 key (`JWT_SECRET`, at least 32 bytes).
     pub secret: Vec<u8>,
-    /// Token lifetime in minutes (`ACCESS_TOKEN_EXPIRE_MINUTES`, default 30).
+    /// Token lifetime in minutes (`ACCESS_TOKEN_EXPIRE_MINUTES`, default 30): what login
+    /// issues, and the longest `exp - iat` the authorizer accepts.
     pub expire_minutes: u32,
+    /// `iss` issued and required (`JWT_ISSUER`, default [`DEFAULT_JWT_ISSUER`]).
+    pub issuer: String,
+    /// `aud` issued and required (`JWT_AUDIENCE`, default [`DEFAULT_JWT_AUDIENCE`]).
+    pub audience: String,
 }
 
 impl std::fmt::Debug for JwtConfig {
@@ -98,12 +113,24 @@ impl std::fmt::Debug for JwtConfig {
         f.debug_struct("JwtConfig")
             .field("secret", &"<redacted>")
             .field("expire_minutes", &self.expire_minutes)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .finish()
     }
 }
 
 impl JwtConfig {
-    /// Reads `JWT_SECRET` and `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    /// A config with the default issuer and audience.
+    pub fn new(secret: Vec<u8>, expire_minutes: u32) -> Self {
+        Self {
+            secret,
+            expire_minutes,
+            issuer: DEFAULT_JWT_ISSUER.into(),
+            audience: DEFAULT_JWT_AUDIENCE.into(),
+        }
+    }
+
+    /// Reads `JWT_SECRET`, `ACCESS_TOKEN_EXPIRE_MINUTES`, `JWT_ISSUER` and `JWT_AUDIENCE`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let secret = required("JWT_SECRET")?.into_bytes();
         if secret.len() < MIN_JWT_SECRET_BYTES {
@@ -113,15 +140,17 @@ impl JwtConfig {
             });
         }
         let expire_minutes = parsed_or("ACCESS_TOKEN_EXPIRE_MINUTES", 30u32)?;
-        if !(1..=7 * 24 * 60).contains(&expire_minutes) {
+        if !(1..=MAX_ACCESS_TOKEN_EXPIRE_MINUTES).contains(&expire_minutes) {
             return Err(ConfigError::Invalid {
                 name: "ACCESS_TOKEN_EXPIRE_MINUTES",
-                reason: "must be between 1 and 10080".into(),
+                reason: format!("must be between 1 and {MAX_ACCESS_TOKEN_EXPIRE_MINUTES}"),
             });
         }
         Ok(Self {
             secret,
             expire_minutes,
+            issuer: parsed_or("JWT_ISSUER", DEFAULT_JWT_ISSUER.to_string())?,
+            audience: parsed_or("JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE.to_string())?,
         })
     }
 }
@@ -221,10 +250,7 @@ mod tests {
 
     #[test]
     fn the_jwt_config_debug_output_hides_the_key() {
-        let c = JwtConfig {
-            secret: b"super-secret-value-that-must-not-leak".to_vec(),
-            expire_minutes: 30,
-        };
+        let c = JwtConfig::new(b"super-secret-value-that-must-not-leak".to_vec(), 30);
         assert!(!format!("{c:?}").contains("super-secret"));
     }
 }

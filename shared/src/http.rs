@@ -33,7 +33,7 @@ where
             }
         })?;
     let handler = &*Box::leak(Box::new(handler));
-    lambda_http::run(service_fn(move |req: Request| {
+    let service = service_fn(move |req: Request| {
         let origin = origin.clone();
         async move {
             let mut response = handler(state, req)
@@ -44,8 +44,33 @@ where
                 .insert("access-control-allow-origin", origin);
             Ok::<_, lambda_http::Error>(response)
         }
-    }))
-    .await
+    });
+    // What `lambda_http::run` does, with every value of a repeated header kept (see
+    // `keep_repeated_headers`).
+    use lambda_http::tower::ServiceExt as _;
+    let adapter = lambda_http::Adapter::from(service).map_request(keep_repeated_headers);
+    lambda_http::lambda_runtime::run(adapter).await
+}
+
+/// lambda_http builds the request's headers from `multiValueHeaders` and then lays `headers`
+/// over them; for a repeated header API Gateway's `headers` holds only the last value, so that
+/// merge would leave one of them and hide the repetition (e.g. two `Authorization` headers,
+/// which [`caller`] refuses). Dropping such headers from `headers` first keeps them all.
+fn keep_repeated_headers(
+    mut event: lambda_http::LambdaEvent<request::LambdaRequest>,
+) -> lambda_http::LambdaEvent<request::LambdaRequest> {
+    if let request::LambdaRequest::ApiGatewayV1(event) = &mut event.payload {
+        let repeated: Vec<_> = event
+            .multi_value_headers
+            .keys()
+            .filter(|name| event.multi_value_headers.get_all(*name).iter().count() > 1)
+            .cloned()
+            .collect();
+        for name in repeated {
+            event.headers.remove(name);
+        }
+    }
+    event
 }
 
 /// Sets up logging the Lambda way: JSON when the function's `LoggingConfig` asks for it, the
@@ -158,7 +183,15 @@ pub fn query_str(req: &Request, name: &str) -> Option<String> {
 /// The authenticated caller, as the authorizer put it in the request context (`user_id`,
 /// `email`, `created_at`). Behind API Gateway a protected route never runs without it; if it
 /// is missing anyway (a route wired without the authorizer), we fail closed with a 401.
+///
+/// Two `Authorization` headers are a 401 here too, although the authorizer already refuses
+/// them: defence in depth, should a route ever be wired to another authorizer.
 pub fn caller(req: &Request) -> Result<User, ApiError> {
+    if crate::auth::single_authorization(req.headers()).is_err() {
+        return Err(ApiError::Unauthorized(
+            "Could not validate credentials".into(),
+        ));
+    }
     let unauthenticated = || ApiError::Unauthorized("Not authenticated".into());
     let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() else {
         return Err(unauthenticated());
@@ -185,6 +218,44 @@ pub fn caller(req: &Request) -> Result<User, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A protected route's event as API Gateway sends it, with these `Authorization` values.
+    fn protected_event(authorization: &[&str]) -> lambda_http::LambdaEvent<request::LambdaRequest> {
+        let event = serde_json::json!({
+            "resource": "/posts", "path": "/posts", "httpMethod": "GET",
+            "headers": {"Authorization": authorization.last(), "Host": "x"},
+            "multiValueHeaders": {"Authorization": authorization, "Host": ["x"]},
+            "requestContext": {
+                "resourcePath": "/posts", "httpMethod": "GET", "stage": "Prod",
+                "authorizer": {"principalId": "7", "user_id": "7", "email": "a@b.co",
+                               "created_at": "2026-11-21T04:20:05.645347+00:00"}
+            },
+            "body": null, "isBase64Encoded": false
+        });
+        let payload: request::LambdaRequest = serde_json::from_value(event).unwrap();
+        lambda_http::LambdaEvent::new(payload, Default::default())
+    }
+
+    #[test]
+    fn the_caller_is_read_from_the_authorizer_context() {
+        let event = keep_repeated_headers(protected_event(&["Bearer a"]));
+        let req = Request::from(event.payload);
+        assert_eq!(caller(&req).unwrap().id, 7);
+    }
+
+    #[test]
+    fn two_authorization_headers_are_a_401_even_behind_the_authorizer() {
+        for pair in [["Bearer good", "Bearer bad"], ["Bearer bad", "Bearer good"]] {
+            let event = keep_repeated_headers(protected_event(&pair));
+            let req = Request::from(event.payload);
+            assert_eq!(req.headers().get_all("authorization").iter().count(), 2);
+            let err = caller(&req).unwrap_err();
+            assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Without the fix, lambda_http keeps only the last value and the repetition is lost.
+        let req = Request::from(protected_event(&["Bearer good", "Bearer bad"]).payload);
+        assert_eq!(req.headers().get_all("authorization").iter().count(), 1);
+    }
 
     #[test]
     fn path_ids_must_be_positive_integers_below_2_pow_53() {

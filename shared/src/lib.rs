@@ -6,7 +6,8 @@
 //! - [`validate`]: FastAPI-shaped (422) validation of JSON bodies, field by field.
 //! - [`models`]: request and response types, kept apart from the storage items in [`store`].
 //! - [`form`]: HTML form bodies (url-encoded or multipart) read by their `Content-Type`.
-//! - [`auth`]: JWT issue/verify (HS256 only) and bcrypt hashing off the async executor.
+//! - [`auth`]: JWT issue/verify (HS256 only, every claim checked), refresh tokens, and bcrypt
+//!   hashing off the async executor.
 //! - [`store`]: the DynamoDB store; its key design is in `docs/data-model.md`.
 //! - [`openapi`]: the error answers and names that every handler's OpenAPI annotation shares.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.

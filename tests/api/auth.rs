@@ -193,7 +193,7 @@ async fn an_expired_token_is_401() {
     let api = api().await;
     let user = api.new_user().await;
     let now = now();
-    let long_ago = json!({"user_id": user.id, "sub": user.id.to_string(), "iat": now - 7200, "exp": now - 3600});
+    let long_ago = claims_with(user.id, json!({"iat": now - 7200, "exp": now - 3600}));
     api.get("/posts", Some(&mint_token(&long_ago).unwrap()))
         .await
         .expect_401(BAD_CREDENTIALS);
@@ -207,8 +207,7 @@ async fn a_token_expired_30_seconds_ago_is_401_as_leeway_is_a_few_seconds_at_mos
     let api = api().await;
     let user = api.new_user().await;
     let now = now();
-    let just_expired =
-        json!({"user_id": user.id, "sub": user.id.to_string(), "iat": now - 900, "exp": now - 30});
+    let just_expired = claims_with(user.id, json!({"iat": now - 900, "exp": now - 30}));
     api.get("/posts", Some(&mint_token(&just_expired).unwrap()))
         .await
         .expect_401(BAD_CREDENTIALS);
@@ -221,8 +220,7 @@ async fn a_token_without_user_id_is_401() {
     };
     let api = api().await;
     let user = api.new_user().await;
-    let now = now();
-    let claims = json!({"sub": user.id.to_string(), "iat": now, "exp": now + 900});
+    let claims = claims_with(user.id, json!({"user_id": null}));
     api.get("/posts", Some(&mint_token(&claims).unwrap()))
         .await
         .expect_401(BAD_CREDENTIALS);
@@ -235,7 +233,7 @@ async fn a_token_that_never_expires_is_401() {
     };
     let api = api().await;
     let user = api.new_user().await;
-    let claims = json!({"user_id": user.id, "sub": user.id.to_string(), "iat": now()});
+    let claims = claims_with(user.id, json!({"exp": null}));
     api.get("/posts", Some(&mint_token(&claims).unwrap()))
         .await
         .expect_401(BAD_CREDENTIALS);
@@ -338,4 +336,125 @@ async fn public_routes_need_no_token() {
         .await
         .expect(200);
     api.login(&email, "s3cret-password").await.expect(200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every claim checked (RFC 8725), and one Authorization header only
+// ---------------------------------------------------------------------------------------------
+
+/// The claims (or header) of a minted token that must make it a 401: each case changes one
+/// thing in otherwise valid claims for a real user.
+#[tokio::test]
+async fn a_token_that_fails_any_check_of_rfc_8725_is_401() {
+    let Some(_) = secret_or_skip("a_token_that_fails_any_check_of_rfc_8725_is_401") else {
+        return;
+    };
+    let api = api().await;
+    let user = api.new_user().await;
+    let now = now();
+    let year = 365 * 24 * 3600;
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            "a foreign issuer",
+            json!({"iss": "https://evil.example.com"}),
+        ),
+        ("no issuer", json!({"iss": null})),
+        ("a foreign audience", json!({"aud": "another-api"})),
+        ("no audience", json!({"aud": null})),
+        (
+            "iat a year ahead",
+            json!({"iat": now + year, "exp": now + year + 60}),
+        ),
+        ("no iat", json!({"iat": null})),
+        ("exp = 2^63", json!({"exp": 1u64 << 63})),
+        (
+            "a lifetime of 2 hours",
+            json!({"iat": now - 60, "exp": now + 7140}),
+        ),
+        ("no jti", json!({"jti": null})),
+        (
+            "sub naming another user",
+            json!({"sub": (user.id + 1).to_string()}),
+        ),
+    ];
+    for (what, changes) in cases {
+        let token = mint_token(&claims_with(user.id, changes)).unwrap();
+        let r = api.get("/posts", Some(&token)).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.text);
+        r.expect_401(BAD_CREDENTIALS);
+    }
+    // The same claims are fine as an access token...
+    let claims = claims_for(user.id);
+    api.get("/posts", Some(&mint_token(&claims).unwrap()))
+        .await
+        .expect(200);
+    // ...but not in a token of another type, or of no stated type.
+    for typ in [Some("refresh+jwt"), Some("JWT"), None] {
+        let token = mint_typed_token(typ, &claims).unwrap();
+        api.get("/posts", Some(&token))
+            .await
+            .expect_401(BAD_CREDENTIALS);
+    }
+}
+
+#[tokio::test]
+async fn login_issues_access_tokens_with_every_claim_the_authorizer_requires() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let header = token_header(&user.token);
+    assert_eq!(header["typ"], json!("at+jwt"));
+    assert_eq!(header["alg"], json!("HS256"));
+    let claims = token_claims(&user.token);
+    assert_eq!(claims["iss"], json!(token_issuer()));
+    assert_eq!(claims["aud"], json!(token_audience()));
+    assert_eq!(claims["sub"], json!(user.id.to_string()));
+    assert_eq!(claims["user_id"], json!(user.id));
+    let jti = claims["jti"].as_str().expect("a jti");
+    assert!(jti.len() >= 16, "{jti}");
+    // A second login: another jti.
+    let again = api.login(&user.email, &user.password).await.expect(200);
+    let again = token_claims(again["access_token"].as_str().unwrap());
+    assert_ne!(again["jti"], claims["jti"]);
+}
+
+/// Sends `method path` with each of these `Authorization` headers, in this order.
+async fn with_headers(
+    api: &Api,
+    method: &str,
+    path: &str,
+    values: &[&str],
+    body: Option<&Value>,
+) -> Resp {
+    let mut request = api.request(method, path);
+    for value in values {
+        request = request.header("Authorization", *value);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    api.send(request).await
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_401_whichever_is_valid() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let valid = format!("Bearer {}", user.token);
+    // Each alone: as expected.
+    with_headers(&api, "GET", "/posts", &[&valid], None)
+        .await
+        .expect(200);
+    let pairs = [
+        [valid.as_str(), "Bearer garbage"],
+        ["Bearer garbage", valid.as_str()],
+        [valid.as_str(), valid.as_str()],
+        [valid.as_str(), "Basic dXNlcjpwYXNzd29yZA=="],
+    ];
+    for pair in pairs {
+        for (method, path, body) in protected_routes() {
+            let r = with_headers(&api, method, &path, &pair, body.as_ref()).await;
+            assert_eq!(r.status, 401, "{method} {path} with {pair:?}: {}", r.text);
+            r.expect_401(BAD_CREDENTIALS);
+        }
+    }
 }

@@ -4,11 +4,15 @@
 //! Each event shows its function's happy path on a table prepared by the README's seed step,
 //! `local_gateway seed`, which this test runs on the gateway's fresh table: fixture user 1
 //! (`login.json`'s credentials; the protected events' `requestContext.authorizer`) and its
-//! post 1 (the `{id}` events, `vote.json`). The authorizer event's token is signed with the
-//! development-only key of `sam-local-env.json`, which the test gateway also uses. The
-//! contract's 404s are checked with copies of the events that name an id that never exists.
+//! post 1 (the `{id}` events, `vote.json`). The events run on a local gateway started as the
+//! README says, with `--env-vars sam-local-env.json`: its development-only key signed the
+//! events' token, and it lets the authorizer accept that token's ten-year lifetime (only there:
+//! the shared test gateway runs the template's 30 minutes). The contract's 404s are checked
+//! with copies of the events that name an id that never exists.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 use api_tests::*;
 use base64::Engine as _;
@@ -100,6 +104,72 @@ fn load_events() -> BTreeMap<String, Value> {
         );
     }
     events
+}
+
+/// The README's setup for the sample events (`local_gateway --env-vars sam-local-env.json
+/// --lambda-port ...`) on the shared test gateway's DynamoDB and table (the env file's
+/// `TABLE_NAME` swapped for it): a gateway of the events' own, stopped when dropped (its
+/// functions die with it).
+struct EventsGateway {
+    child: Child,
+    lambda_url: String,
+}
+
+impl EventsGateway {
+    fn start() -> Self {
+        let endpoint = dynamodb_endpoint().expect("the local gateway prints its DynamoDB endpoint");
+        let table = table_name().expect("a local run has a table");
+        let binary = local_gateway_binary();
+        let root = workspace_root();
+        let log = std::env::temp_dir().join(format!("events-gateway-{}.log", std::process::id()));
+        // sam-local-env.json as it is, but for the table: the test's own, not `AppTable`.
+        let mut env: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("sam-local-env.json")).expect("sam-local-env.json"),
+        )
+        .expect("sam-local-env.json is JSON");
+        env["Parameters"]["TABLE_NAME"] = json!(table);
+        let env_vars = log.with_extension("env.json");
+        std::fs::write(&env_vars, env.to_string()).expect("write the env-vars file");
+        let mut child = Command::new(&binary)
+            .arg("--template")
+            .arg(root.join("template.yaml"))
+            .arg("--bin-dir")
+            .arg(binary.parent().expect("the binaries' folder"))
+            .args(["--port", "0", "--lambda-port", "0"])
+            .args(["--dynamodb-endpoint", endpoint, "--table-name", table])
+            .arg("--env-vars")
+            .arg(&env_vars)
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("a log file"))
+            .spawn()
+            .expect("start the events' local gateway");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let lambda_url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.split("Lambda invoke API listening on ").nth(1) {
+                        break url.trim().to_owned();
+                    }
+                }
+                _ => panic!(
+                    "the events' local gateway exited before it was ready: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ),
+            }
+        };
+        // Keep draining what it prints, so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, lambda_url }
+    }
+}
+
+impl Drop for EventsGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// An answer of the Lambda invoke API.
@@ -267,20 +337,34 @@ async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
             );
         }
     }
+    // A REQUEST authorizer's event: the request without its body, `type` and `methodArn`.
     let authorizer = &events["authorizer"];
-    assert_eq!(authorizer["type"], json!("TOKEN"));
+    assert_eq!(authorizer["type"], json!("REQUEST"));
+    assert!(authorizer.get("body").is_none(), "no body: {authorizer}");
+    assert!(authorizer["requestContext"].get("authorizer").is_none());
+    let header = authorizer["headers"]["Authorization"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
-        authorizer["authorizationToken"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("Bearer ")),
+        header.starts_with("Bearer "),
         "events/authorizer.json: {authorizer}"
     );
-    let token = authorizer["authorizationToken"].as_str().unwrap()["Bearer ".len()..].to_owned();
-    // Signed with the development-only key, for the fixture user, and long-lived (the events
-    // are static files; see `local_gateway event-token`, which also regenerates them).
+    assert_eq!(
+        authorizer["multiValueHeaders"]["Authorization"],
+        json!([header]),
+        "one Authorization header, in both maps"
+    );
+    let token = header["Bearer ".len()..].to_owned();
+    // Signed with the development-only key, for the fixture user, with every claim login
+    // issues, and long-lived (the events are static files; see `local_gateway event-token`,
+    // which also regenerates them).
+    assert_eq!(token_header(&token)["typ"], json!("at+jwt"));
     let key = dev_jwt_secret().expect("sam-local-env.json names the development key");
     let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
     validation.leeway = 0;
+    validation.set_issuer(&[token_issuer()]);
+    validation.set_audience(&[token_audience()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     let claims = jsonwebtoken::decode::<Value>(
         &token,
         &jsonwebtoken::DecodingKey::from_secret(key.as_bytes()),
@@ -291,6 +375,7 @@ async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
     })
     .claims;
     assert_eq!(claims["user_id"], json!(FIXTURE_ID), "claims: {claims}");
+    assert!(claims["jti"].is_string(), "claims: {claims}");
     let lifetime = claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0);
     assert!(
         lifetime > 365 * 24 * 3600,
@@ -337,12 +422,8 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
         return;
     }
     let api = api().await;
-    let lambda = lambda_invoke_url().unwrap_or_else(|| {
-        panic!(
-            "the local gateway did not print `Lambda invoke API listening on ...` (log: {:?})",
-            gateway_log()
-        )
-    });
+    let gateway = EventsGateway::start();
+    let lambda = gateway.lambda_url.as_str();
     let events = load_events();
     let client = &api.client;
     let logical_id = |binary: &str| {
@@ -441,13 +522,17 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
     assert_eq!(context_user, FIXTURE_ID.to_string(), "context: {context}");
     assert_eq!(context["email"], email, "context: {context}");
 
-    // A copy with an expired token (same key) is refused: a Deny policy or "Unauthorized".
-    let expired_token = mint_token(&json!({
-        "user_id": FIXTURE_ID, "sub": FIXTURE_ID.to_string(), "iat": now() - 3600, "exp": now() - 60
-    }))
+    // A copy with an expired token (same key, every other claim right) is refused: a Deny
+    // policy or "Unauthorized".
+    let expired_token = mint_token(&claims_with(
+        FIXTURE_ID,
+        json!({"iat": now() - 3600, "exp": now() - 60}),
+    ))
     .expect("local runs know the key");
     let mut expired = events["authorizer"].clone();
-    expired["authorizationToken"] = json!(format!("Bearer {expired_token}"));
+    let bearer = json!(format!("Bearer {expired_token}"));
+    expired["headers"]["Authorization"] = bearer.clone();
+    expired["multiValueHeaders"]["Authorization"] = json!([bearer]);
     let refused = invoke(client, lambda, logical_id("authorizer"), &expired).await;
     match &refused.function_error {
         Some(_) => assert_eq!(
@@ -463,6 +548,19 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
             refused.payload
         ),
     }
+
+    // A copy with the event's token and a second Authorization header is denied.
+    let mut twice = events["authorizer"].clone();
+    let valid = twice["headers"]["Authorization"].clone();
+    twice["multiValueHeaders"]["Authorization"] = json!([valid, "Bearer garbage"]);
+    twice["headers"]["Authorization"] = json!("Bearer garbage");
+    let denied = invoke(client, lambda, logical_id("authorizer"), &twice).await;
+    assert_eq!(
+        policy_effect(&denied.payload),
+        Some("Deny"),
+        "two Authorization headers: {}",
+        denied.payload
+    );
 
     // Protected routes: the caller comes from requestContext.authorizer (user 1).
     let post = run("create_post", events["create_post"].clone()).await;

@@ -492,26 +492,77 @@ pub fn now() -> i64 {
 // Tokens
 // ---------------------------------------------------------------------------------------------
 
-/// A token signed by the API's key (HS256), or `None` when the key is unknown (remote runs
-/// without `JWT_SECRET`).
+/// An access token signed by the API's key (HS256, `typ: at+jwt`, as login issues them), or
+/// `None` when the key is unknown (remote runs without `JWT_SECRET`).
 pub fn mint_token(claims: &Value) -> Option<String> {
-    Some(sign_token(
+    mint_typed_token(Some(ACCESS_TOKEN_TYP), claims)
+}
+
+/// A token signed by the API's key with any `typ` header (or none).
+pub fn mint_typed_token(typ: Option<&str>, claims: &Value) -> Option<String> {
+    Some(sign_typed_token(
         Algorithm::HS256,
+        typ,
         jwt_secret()?.as_bytes(),
         claims,
     ))
 }
 
-/// Valid claims for `user_id`: issued now, expiring in 15 minutes.
-pub fn claims_for(user_id: u64) -> Value {
-    let now = now();
-    json!({"user_id": user_id, "sub": user_id.to_string(), "iat": now, "exp": now + 900})
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The `iss` of the API's access tokens: `JWT_ISSUER` when set (a deployed stage), else the
+/// template's value.
+pub fn token_issuer() -> String {
+    std::env::var("JWT_ISSUER").unwrap_or_else(|_| "posts-api".into())
 }
 
-/// A JWT signed with any HMAC algorithm and key.
+/// The `aud` of the API's access tokens: `JWT_AUDIENCE` when set, else the template's value.
+pub fn token_audience() -> String {
+    std::env::var("JWT_AUDIENCE").unwrap_or_else(|_| "posts-api".into())
+}
+
+/// Valid claims for `user_id`, as login issues them: issued now, expiring in 15 minutes (the
+/// API's lifetime is 30), with the API's issuer and audience and a fresh `jti`.
+pub fn claims_for(user_id: u64) -> Value {
+    let now = now();
+    json!({
+        "user_id": user_id, "sub": user_id.to_string(), "iat": now, "exp": now + 900,
+        "iss": token_issuer(), "aud": token_audience(), "jti": unique("jti"),
+    })
+}
+
+/// `claims_for(user_id)` with some claims replaced (`null` removes one).
+pub fn claims_with(user_id: u64, changes: Value) -> Value {
+    let mut claims = claims_for(user_id);
+    for (key, value) in changes.as_object().expect("an object of changes") {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(key);
+        } else {
+            claims[key] = value.clone();
+        }
+    }
+    claims
+}
+
+/// A JWT signed with any HMAC algorithm and key, `typ: at+jwt`.
 pub fn sign_token(algorithm: Algorithm, key: &[u8], claims: &Value) -> String {
+    sign_typed_token(algorithm, Some(ACCESS_TOKEN_TYP), key, claims)
+}
+
+/// A JWT signed with any HMAC algorithm and key, and any `typ` header (or none).
+pub fn sign_typed_token(
+    algorithm: Algorithm,
+    typ: Option<&str>,
+    key: &[u8],
+    claims: &Value,
+) -> String {
+    let header = jsonwebtoken::Header {
+        typ: typ.map(str::to_owned),
+        ..jsonwebtoken::Header::new(algorithm)
+    };
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(algorithm),
+        &header,
         claims,
         &jsonwebtoken::EncodingKey::from_secret(key),
     )

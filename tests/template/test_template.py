@@ -115,11 +115,14 @@ def test_preflight_is_answered_without_authentication(api_body):
         assert not options.get("security") or options["security"] == [{"NONE": []}]
 
 
-def test_the_authorizer_is_a_token_authorizer_on_the_authorization_header_without_caching(api_body):
+def test_the_authorizer_is_a_request_authorizer_on_the_authorization_header_without_caching(api_body):
+    # REQUEST, not TOKEN: only a REQUEST authorizer sees every value of a repeated
+    # Authorization header (multiValueHeaders) and can refuse the request.
     auth = api_body["securityDefinitions"]["JwtAuthorizer"]
-    assert auth["name"] == "Authorization"
     ext = auth["x-amazon-apigateway-authorizer"]
-    assert ext["type"] == "token"
+    assert ext["type"] == "request"
+    # No header: API Gateway answers 401 (UNAUTHORIZED) without calling the authorizer.
+    assert ext["identitySource"] == "method.request.header.Authorization"
     assert ext["authorizerResultTtlInSeconds"] == 0
     arn = ext["authorizerUri"]["Fn::Sub"][1]["__FunctionArn__"]
     assert arn == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}

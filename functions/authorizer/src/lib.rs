@@ -1,18 +1,27 @@
-//! The API's Lambda authorizer (TOKEN type, identity source: the `Authorization` header).
+//! The API's Lambda authorizer (REQUEST type, identity source: the `Authorization` header).
+//!
+//! It is a REQUEST authorizer, not a TOKEN one, because of repeated headers: a TOKEN
+//! authorizer gets one string (`authorizationToken`), so with two `Authorization` headers it
+//! sees one of them and cannot know there was another, while the function behind it might
+//! read the other. A REQUEST authorizer gets `multiValueHeaders`, every value of every header,
+//! and refuses such a request. Caching stays off, so the identity source only decides when
+//! API Gateway answers 401 without calling us (no `Authorization` header at all).
 //!
 //! API Gateway turns its three possible outcomes into answers (see the template's
 //! `GatewayResponses`):
 //! - not a `Bearer <token>` header: the error `Unauthorized` → 401 `Not authenticated`;
-//! - a token that fails validation (signature, algorithm, expiry, claims) or names a user that
-//!   does not exist: a `Deny` policy → 401 `Could not validate credentials`;
+//! - a token that fails validation (signature, algorithm, `typ`, issuer, audience, expiry,
+//!   lifetime, claims) or names a user that does not exist, or two `Authorization` headers:
+//!   a `Deny` policy → 401 `Could not validate credentials`;
 //! - a valid token: an `Allow` policy whose context carries `user_id`, `email` and
 //!   `created_at`, which handlers read instead of querying the user again.
 //!
 //! It never panics; when DynamoDB cannot be reached it fails, and API Gateway answers 503.
 
-use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+use aws_lambda_events::http::header::AUTHORIZATION;
 use serde::Serialize;
-use shared::auth::{Jwt, bearer_token};
+use shared::auth::{Jwt, bearer_token, single_authorization};
 use shared::config::JwtConfig;
 use shared::store::Store;
 
@@ -135,15 +144,35 @@ fn policy(
     }
 }
 
+/// The request's one `Authorization` header, read from `multiValueHeaders`: API Gateway's
+/// `headers` holds only the last value of a repeated header, `multiValueHeaders` every value
+/// (a hand-made event may have only `headers`, which then counts).
+fn authorization_header(
+    event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<Option<&str>, shared::auth::RepeatedAuthorization> {
+    let headers = if event.multi_value_headers.contains_key(AUTHORIZATION) {
+        &event.multi_value_headers
+    } else {
+        &event.headers
+    };
+    single_authorization(headers)
+}
+
 /// Decides one request. The reason for a denial is logged (never the token itself).
 pub async fn authorize(
     state: &State,
-    event: ApiGatewayCustomAuthorizerRequest,
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
 ) -> Result<AuthorizerResponse, AuthorizerError> {
-    let method_arn = event.method_arn.unwrap_or_default();
-    let header = event.authorization_token.unwrap_or_default();
-    let token = bearer_token(&header).ok_or(AuthorizerError::Unauthorized)?;
+    let method_arn = event.method_arn.clone().unwrap_or_default();
     let deny = || policy("anonymous".into(), "Deny", &method_arn, None);
+    let header = match authorization_header(&event) {
+        Ok(header) => header.unwrap_or_default(),
+        Err(e) => {
+            tracing::info!(reason = %e, "request refused");
+            return Ok(deny());
+        }
+    };
+    let token = bearer_token(header).ok_or(AuthorizerError::Unauthorized)?;
     let claims = match state.jwt.verify(token) {
         Ok(c) => c,
         Err(e) => {
@@ -186,6 +215,54 @@ mod tests {
             api_wide_resource("arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/GET/posts/7"),
             "arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/*"
         );
+    }
+
+    fn event(json: serde_json::Value) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+        let mut event = serde_json::json!({
+            "type": "REQUEST",
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/GET/posts",
+            "resource": "/posts", "path": "/posts", "httpMethod": "GET",
+            "requestContext": {"resourcePath": "/posts", "httpMethod": "GET", "stage": "Prod"}
+        });
+        for (k, v) in json.as_object().unwrap() {
+            event[k] = v.clone();
+        }
+        serde_json::from_value(event).expect("a REQUEST authorizer event")
+    }
+
+    #[test]
+    fn the_authorization_header_is_read_from_every_value_api_gateway_passes() {
+        let one = event(serde_json::json!({
+            "headers": {"Authorization": "Bearer a"},
+            "multiValueHeaders": {"Authorization": ["Bearer a"]}
+        }));
+        assert_eq!(authorization_header(&one), Ok(Some("Bearer a")));
+        let only_single = event(serde_json::json!({"headers": {"authorization": "Bearer a"}}));
+        assert_eq!(authorization_header(&only_single), Ok(Some("Bearer a")));
+        let none = event(serde_json::json!({"headers": {"Host": "x"}, "multiValueHeaders": null}));
+        assert_eq!(authorization_header(&none), Ok(None));
+    }
+
+    #[test]
+    fn two_authorization_headers_are_refused_whichever_comes_first() {
+        // What API Gateway sends for a repeated header: the last in `headers`, all of them in
+        // `multiValueHeaders`.
+        for pair in [
+            ["Bearer valid", "Bearer bad"],
+            ["Bearer bad", "Bearer valid"],
+        ] {
+            let e = event(serde_json::json!({
+                "headers": {"Authorization": pair[1]},
+                "multiValueHeaders": {"Authorization": pair}
+            }));
+            assert!(authorization_header(&e).is_err(), "{pair:?}");
+        }
+        // Two spellings of the name are one header.
+        let e = event(serde_json::json!({
+            "headers": {"Authorization": "Bearer a", "authorization": "Bearer b"},
+            "multiValueHeaders": {"Authorization": ["Bearer a"], "authorization": ["Bearer b"]}
+        }));
+        assert!(authorization_header(&e).is_err());
     }
 
     #[test]

@@ -356,15 +356,22 @@ impl Gateway {
         let Some(cfg) = api.config.authorizers.get(name) else {
             return Err(GatewayError::authorizer_configuration_error());
         };
-        // No identity, no call: API Gateway answers 401 without invoking the authorizer.
-        let Some(identity) = req
-            .headers
-            .get(cfg.identity_header.as_str())
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.trim().is_empty())
-        else {
-            return Err(GatewayError::unauthorized());
-        };
+        // No identity, no call: API Gateway answers 401 without invoking the authorizer when
+        // an identity source is missing or empty. (AWS documents this check for authorizers
+        // with caching; ours has none and does the same, and our authorizer answers a missing
+        // header with the same 401 should API Gateway call it anyway.)
+        let mut identity = Vec::with_capacity(cfg.identity_headers.len());
+        for name in &cfg.identity_headers {
+            match req
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.trim().is_empty())
+            {
+                Some(value) => identity.push(value),
+                None => return Err(GatewayError::unauthorized()),
+            }
+        }
         let arn = method_arn(
             &self.region,
             ACCOUNT_ID,
@@ -373,7 +380,7 @@ impl Gateway {
             req.method,
             req.path,
         );
-        let key = (api_index, name.to_string(), identity.to_string());
+        let key = (api_index, name.to_string(), identity.join("\n"));
         let cached = if cfg.ttl.is_zero() {
             None
         } else {
@@ -384,7 +391,10 @@ impl Gateway {
             Some(outcome) => outcome,
             None => {
                 let event = match cfg.payload {
-                    AuthorizerPayload::Token => token_event(identity, &arn),
+                    // A TOKEN authorizer gets one string, whatever the request repeated.
+                    AuthorizerPayload::Token => {
+                        token_event(identity.first().copied().unwrap_or_default(), &arn)
+                    }
                     AuthorizerPayload::Request => request_authorizer_event(req, &arn),
                 };
                 match self.runtime.invoke(&cfg.function, event).await {
