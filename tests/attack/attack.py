@@ -14,6 +14,11 @@ not check signatures), so it needs no venv.
     ATTACK_BASE_URL=http://127.0.0.1:3000 python3 tests/attack/attack.py   # a running gateway
                                            # (no DynamoDB checks, no minted tokens)
 
+The last group ("faults") starts a second gateway whose DynamoDB Local sits behind a small TCP
+proxy that can hang (hold every byte until released, so writes in flight commit late) or reset:
+every route must answer 503 with Retry-After within 3 s, and after the release retries are safe
+and nothing is half-written.
+
 Per group it counts: attacks tried, 5xx answers, wrong answers (anything but the expected
 outcome, 5xx excluded), partial writes (an invariant broken in DynamoDB, or a refused request
 that wrote something) and risks (answers the contract allows but an attacker can use; listed,
@@ -2172,11 +2177,213 @@ def slowloris(s, results):
     return ts
 
 
+
+class FaultProxy:
+    """A TCP proxy in front of DynamoDB Local that can pass, hang (hold every byte, both ways,
+    until set back to pass: a write in flight then commits late, as after a network stall) or
+    reset (close every connection)."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.mode = "pass"
+        self.cv = threading.Condition()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(256)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def set(self, mode):
+        with self.cv:
+            self.mode = mode
+            self.cv.notify_all()
+            if mode == "reset":
+                for c in self.conns:
+                    try:
+                        c.close()
+                    except OSError:
+                        pass
+                self.conns = []
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.cv:
+                if self.mode == "reset":
+                    c.close()
+                    continue
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            with self.cv:
+                self.conns += [c, u]
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.cv:
+                    while self.mode == "hang":
+                        self.cv.wait()
+                    if self.mode == "reset":
+                        break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.set("pass")
+        self.lsock.close()
+
+
+def g_faults(s):
+    """A second gateway whose DynamoDB is behind a FaultProxy: hung, reset, then healthy again."""
+    g = s.group("dynamodb faults")
+    if not s.ddb:
+        g.skipped = "needs a local gateway and its DynamoDB Local"
+        return g
+    proxy = FaultProxy(s.ddb.http.host, s.ddb.http.port)
+    old_env = os.environ.get("DYNAMODB_ENDPOINT")
+    os.environ["DYNAMODB_ENDPOINT"] = f"http://127.0.0.1:{proxy.port}"
+    gw = None
+    main_http, main_ddb = s.http, s.ddb
+    try:
+        gw = localgw.LocalGateway("attackfaults").start()
+        s.http = Http(gw.base_url)
+        tables, start = [], None
+        while True:
+            out = Ddb.call_at(f"http://{main_ddb.http.host}:{main_ddb.http.port}", "ListTables",
+                              {"ExclusiveStartTableName": start} if start else {})
+            tables += out.get("TableNames", [])
+            start = out.get("LastEvaluatedTableName")
+            if not start:
+                break
+        mine = [t for t in tables if t.startswith(f"attackfaults-{os.getpid()}-")]
+        fddb = Ddb(f"http://{main_ddb.http.host}:{main_ddb.http.port}", mine[0]) if mine else None
+        saved_secret = s.secret
+        s.secret = gw.jwt_secret
+        # what the hung requests will work on
+        u, w = s.user("flt-u"), s.user("flt-w")
+        r = s.req("POST", "/login", form={"username": u["email"], "password": u["password"]})
+        rt = r.json.get("refresh_token")
+        p1 = s.post(u["token"], "fault target", "x")["id"]
+        p2 = s.post(u["token"], "fault delete", "x")["id"]
+        s.vote(w["token"], p2, 1)
+        s.vote(u["token"], p2, 1)
+        new_email, new_pw = f"flt-new-{secrets.token_hex(4)}@example.com", "correct horse battery"
+        reqs = [
+            ("POST /users (a new account)", "POST", "/users", None, {"email": new_email, "password": new_pw}, None),
+            ("POST /login", "POST", "/login", None, None, {"username": u["email"], "password": u["password"]}),
+            ("GET /users/{id}", "GET", f"/users/{u['id']}", None, None, None),
+            ("GET /posts (authorizer)", "GET", "/posts", u["token"], None, None),
+            ("POST /posts", "POST", "/posts", u["token"], {"title": "during the hang", "content": "x"}, None),
+            ("GET /posts/{id}", "GET", f"/posts/{p1}", u["token"], None, None),
+            ("PUT /posts/{id}", "PUT", f"/posts/{p1}", u["token"], {"title": "put in the hang", "content": "y"}, None),
+            ("PATCH /posts/{id}", "PATCH", f"/posts/{p1}", u["token"], {"content": "patched in the hang"}, None),
+            ("DELETE /posts/{id} (a voted post)", "DELETE", f"/posts/{p2}", u["token"], None, None),
+            ("POST /vote", "POST", "/vote", w["token"], {"post_id": p1, "dir": 1}, None),
+        ]
+        if rt:
+            reqs += [("POST /token/refresh", "POST", "/token/refresh", None, {"refresh_token": rt}, None),
+                     ("POST /logout", "POST", "/logout", None, {"refresh_token": secrets.token_hex(32)}, None)]
+        reqs += [("GET / (no DynamoDB)", "GET", "/", None, None, None)]
+
+        def fire(i):
+            label, method, path, tok, jb, form = reqs[i]
+            return s.req(method, path, token=tok, json_body=jb, form=form)
+
+        for mode in ("hang", "reset"):
+            proxy.set(mode)
+            time.sleep(0.2)
+            rs = barrier_run(len(reqs), fire)
+            for (label, method, path, tok, jb, form), r in zip(reqs, rs):
+                g.count()
+                expect_ok = path == "/"
+                if expect_ok:
+                    ok = r.status == 200
+                else:
+                    ok = r.status == 503 and r.detail == "Service Unavailable" and r.header("retry-after") and r.elapsed <= 3.0
+                if not ok:
+                    kind = "5xx" if r.status >= 500 and r.status != 503 else "wrong"
+                    g.finding(f"DynamoDB {mode}: {label}", kind,
+                              "200" if expect_ok else "503 Service Unavailable + Retry-After within 3 s",
+                              f"{r.status} in {r.elapsed:.1f} s, Retry-After {r.header('retry-after')!r}: {r.snippet(120)}",
+                              s.curl(method, path, [("Authorization", "Bearer $TOKEN")] if tok else
+                                     ([("Content-Type", "application/json")] if jb is not None else []),
+                                     json.dumps(jb).encode() if jb is not None else
+                                     (urllib.parse.urlencode(form).encode() if form else None))
+                              + f"   # with DynamoDB {'hung' if mode == 'hang' else 'refusing connections'}")
+                elif s.verbose:
+                    s.say(f"  ✓ [{g.name}] DynamoDB {mode}: {label}: {r.status} in {r.elapsed:.2f} s")
+            slowest = max(r.elapsed for r in rs)
+            s.note(f"DynamoDB {mode}: slowest answer {slowest:.2f} s over {len(rs)} routes")
+            proxy.set("pass")  # held writes go through now: late commits, as after a stall
+            time.sleep(1.5)
+        # after the faults: everything works, nothing is half-done, retries are safe
+        if fddb:
+            m = Model(fddb.scan())
+            late = [p.get("title") for p in m.posts.values() if p.get("title") == "during the hang"]
+            s.note(f"after the hang: the sign-up answered 503 {'had committed late' if new_email in m.creds else 'had not committed'}; "
+                   f"the post answered 503 {'had committed late' if late else 'had not committed'}; "
+                   f"post {p1} title now {m.posts.get(p1, {}).get('title')!r}")
+        r = s.req("POST", "/users", json_body={"email": new_email, "password": new_pw})
+        g.count()
+        if r.status != 201:
+            g.finding("the sign-up retried after a 503 (it may have committed late)", "wrong", "201 (safe retry)",
+                      f"{r.status} {r.snippet()}", note="a client that got 503 must not be locked out of its account")
+        g.attack("login of that account", "POST", "/login", 200, form={"username": new_email, "password": new_pw})
+        g.attack("login of the older account", "POST", "/login", 200, form={"username": u["email"], "password": u["password"]})
+        r = s.req("DELETE", f"/posts/{p2}", token=u["token"])
+        g.count()
+        if r.status not in (204, 404):
+            g.finding("DELETE retried after the faults", "wrong", "204 or 404", f"{r.status} {r.snippet()}")
+        g.attack("the deleted post is gone", "GET", f"/posts/{p2}", 404, token=u["token"])
+        g.attack("GET /posts works again", "GET", "/posts", 200, token=u["token"])
+        g.attack("POST /vote works again", "POST", "/vote", {201, 409}, token=w["token"], json_body={"post_id": p1, "dir": 1})
+        if fddb:
+            g.count()
+            m = Model(fddb.scan())
+            left = [(pid, sk) for pid, sk, _ in [(v[0], v[1], None) for v in m.votes] if pid == p2]
+            if left or p2 in m.posts:
+                g.partial_write("a voted post deleted during the faults, then retried",
+                                f"post item {'present' if p2 in m.posts else 'gone'}, {len(left)} vote items left")
+            for v in sorted(invariant_violations(m)):
+                g.partial_write("invariants of the fault gateway's table", v)
+        s.secret = saved_secret
+    finally:
+        s.http, s.ddb = main_http, main_ddb
+        if gw:
+            gw.stop()
+        proxy.close()
+        if old_env is None:
+            os.environ.pop("DYNAMODB_ENDPOINT", None)
+        else:
+            os.environ["DYNAMODB_ENDPOINT"] = old_env
+    return g
+
 # =============================================================================================
 
 GROUPS = [("tokens", g_tokens), ("content", g_content_types), ("bodies", g_bodies), ("signup", g_signup),
           ("paths", g_paths), ("login", g_login), ("ownership", g_ownership), ("races", g_races),
-          ("size", g_feed_size), ("sessions", g_sessions), ("bruteforce", g_bruteforce)]
+          ("size", g_feed_size), ("sessions", g_sessions), ("bruteforce", g_bruteforce),
+          ("faults", g_faults)]
 
 
 def main():
