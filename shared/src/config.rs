@@ -5,6 +5,7 @@
 //! message that names the variable, instead of failing later on a request.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A setting that is missing or cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -68,14 +69,47 @@ impl HttpConfig {
 pub struct StoreConfig {
     /// The table that holds every item (`TABLE_NAME`).
     pub table_name: String,
+    /// The most one DynamoDB call may take, retries included
+    /// (`DYNAMODB_OPERATION_TIMEOUT_MS`, default 2,000): a hung DynamoDB is a 503 after this,
+    /// well before the function's own timeout (10 s) or API Gateway's (29 s).
+    pub operation_timeout: Duration,
+    /// The most one attempt may take (`DYNAMODB_ATTEMPT_TIMEOUT_MS`, default 800): DynamoDB
+    /// answers in milliseconds, so a slower attempt is abandoned and retried by the SDK.
+    pub attempt_timeout: Duration,
+    /// Connection set-up limit (`DYNAMODB_CONNECT_TIMEOUT_MS`, default 500).
+    pub connect_timeout: Duration,
 }
 
+/// Default of [`StoreConfig::operation_timeout`], in milliseconds.
+pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 2_000;
+/// Default of [`StoreConfig::attempt_timeout`], in milliseconds.
+pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 800;
+/// Default of [`StoreConfig::connect_timeout`], in milliseconds.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 500;
+
 impl StoreConfig {
-    /// Reads `TABLE_NAME`. The endpoint comes from the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`
-    /// (set by the local gateway to reach DynamoDB Local), so nothing here is local-only.
+    /// Reads `TABLE_NAME` and the timeouts. The endpoint comes from the SDK's own
+    /// `AWS_ENDPOINT_URL_DYNAMODB` (set by the local gateway to reach DynamoDB Local), so
+    /// nothing here is local-only.
     pub fn from_env() -> Result<Self, ConfigError> {
+        let ms = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            let v: u64 = parsed_or(name, default)?;
+            if !(1..=60_000).contains(&v) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be between 1 and 60000 (milliseconds)".into(),
+                });
+            }
+            Ok(Duration::from_millis(v))
+        };
         Ok(Self {
             table_name: required("TABLE_NAME")?,
+            operation_timeout: ms(
+                "DYNAMODB_OPERATION_TIMEOUT_MS",
+                DEFAULT_OPERATION_TIMEOUT_MS,
+            )?,
+            attempt_timeout: ms("DYNAMODB_ATTEMPT_TIMEOUT_MS", DEFAULT_ATTEMPT_TIMEOUT_MS)?,
+            connect_timeout: ms("DYNAMODB_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS)?,
         })
     }
 }

@@ -102,6 +102,39 @@ pub fn body(req: &Request) -> &[u8] {
     req.body().as_ref()
 }
 
+/// The body of a JSON route, refused (422, as FastAPI) when its `Content-Type` says it is not
+/// JSON: `application/json` or any `application/*+json`, parameters allowed, case-insensitive.
+/// Without a `Content-Type` the body is read as JSON, as FastAPI does.
+///
+/// Why it matters: a `text/plain` body is a CORS "simple request" that any web page can send
+/// cross-site without a preflight; reading it as JSON would let a page sign up accounts (or,
+/// with a token in hand, write) from a visitor's browser.
+pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
+    let body = body(req);
+    let Some(value) = req.headers().get("content-type") else {
+        return Ok(body);
+    };
+    if is_json_media_type(value.to_str().unwrap_or_default()) {
+        Ok(body)
+    } else {
+        Err(ApiError::Validation(vec![crate::error::FieldError::body(
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+        )]))
+    }
+}
+
+/// `application/json`, `application/problem+json`, `Application/JSON; charset=utf-8`: yes;
+/// `text/plain`, `application/x-www-form-urlencoded`, `application/jsonx`: no.
+fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application") && (subtype == "json" || subtype.ends_with("+json"))
+}
+
 /// A positive integer id from the path (`/posts/{id}`); anything else is a 422 at
 /// `["path", name]`.
 pub fn path_id(req: &Request, name: &str) -> Result<u64, ApiError> {
@@ -132,6 +165,15 @@ fn parse_id(raw: &str) -> Result<u64, (&'static str, &'static str)> {
     Ok(n as u64)
 }
 
+/// A query parameter's value; when the key is repeated (`?limit=1&limit=5`) the last one
+/// wins, as in FastAPI (API Gateway's `queryStringParameters` also keeps the last).
+fn last_value<'a>(
+    query: &'a lambda_http::aws_lambda_events::query_map::QueryMap,
+    name: &str,
+) -> Option<&'a str> {
+    query.all(name).and_then(|values| values.last().copied())
+}
+
 /// An optional integer query parameter within `min..=max`, else a 422 at `["query", name]`.
 pub fn query_int(
     req: &Request,
@@ -142,7 +184,7 @@ pub fn query_int(
 ) -> Result<i64, ApiError> {
     let Some(raw) = req
         .query_string_parameters_ref()
-        .and_then(|q| q.first(name))
+        .and_then(|q| last_value(q, name))
     else {
         return Ok(default);
     };
@@ -176,7 +218,7 @@ pub fn query_int(
 /// An optional string query parameter.
 pub fn query_str(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
+        .and_then(|q| last_value(q, name))
         .map(str::to_string)
 }
 
@@ -218,6 +260,29 @@ pub fn caller(req: &Request) -> Result<User, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_json_media_types_are_json() {
+        for yes in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+            " application/json ",
+        ] {
+            assert!(is_json_media_type(yes), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "text/plain;charset=UTF-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "json",
+            "",
+        ] {
+            assert!(!is_json_media_type(no), "{no}");
+        }
+    }
 
     /// A protected route's event as API Gateway sends it, with these `Authorization` values.
     fn protected_event(authorization: &[&str]) -> lambda_http::LambdaEvent<request::LambdaRequest> {

@@ -11,8 +11,14 @@ use utoipa::ToSchema;
 
 /// Longest post title, in characters.
 pub const MAX_TITLE_CHARS: usize = 300;
-/// Largest post content, in characters (64 KiB; a post item stays far below DynamoDB's 400 KB).
-pub const MAX_CONTENT_CHARS: usize = 64 * 1024;
+/// Largest post content, in characters.
+///
+/// Sized so that a full page of `GET /posts` (100 posts) always fits Lambda's 6 MB response:
+/// with control characters refused, no character costs more than 4 bytes in the proxy result
+/// (a 4-byte UTF-8 character, or `"` and `\` escaped twice), so 100 posts of 10,000-character
+/// contents and 300-character titles stay under 4.3 MB, whatever they hold
+/// (`list_posts`'s tests build that page). Larger texts belong in object storage, linked.
+pub const MAX_CONTENT_CHARS: usize = 10_000;
 
 /// `POST /users` body.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
@@ -114,10 +120,11 @@ impl LoginForm {
     /// `password`, or a `grant_type` other than `password`, is a 422; `scope`, `client_id` and
     /// `client_secret` are accepted and ignored.
     pub fn from_fields(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        // A repeated field: the last value wins, as in FastAPI (and for query parameters).
         let get = |k: &str| {
             pairs
                 .iter()
-                .find(|(key, _)| key == k)
+                .rfind(|(key, _)| key == k)
                 .map(|(_, v)| v.clone())
         };
         let mut errors = Vec::new();
@@ -165,11 +172,19 @@ impl LoginForm {
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
 #[schema(as = PostCreate)]
 pub struct NewPost {
-    /// At most 300 characters; may be empty.
-    #[schema(max_length = 300, example = "hello")]
+    /// At most 300 characters, no control characters but tab, LF and CR; may be empty.
+    #[schema(
+        max_length = 300,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$",
+        example = "hello"
+    )]
     pub title: String,
-    /// At most 64 Ki characters (65,536); may be empty.
-    #[schema(max_length = 65536, example = "world")]
+    /// At most 10,000 characters, no control characters but tab, LF and CR; may be empty.
+    #[schema(
+        max_length = 10000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$",
+        example = "world"
+    )]
     pub content: String,
     /// Defaults to `true`.
     #[schema(default = true, required = false)]
@@ -181,9 +196,9 @@ impl NewPost {
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let mut f = JsonFields::parse(body)?;
         let title = f.string("title");
-        let title = f.length("title", title, MAX_TITLE_CHARS);
+        let title = f.post_text("title", title, MAX_TITLE_CHARS);
         let content = f.string("content");
-        let content = f.length("content", content, MAX_CONTENT_CHARS);
+        let content = f.post_text("content", content, MAX_CONTENT_CHARS);
         let published = f.opt_bool("published");
         f.finish()?;
         match (title, content, published) {
@@ -202,11 +217,19 @@ impl NewPost {
 #[derive(Debug, Clone, Default, PartialEq, Eq, ToSchema)]
 #[schema(as = PostPatch)]
 pub struct PostPatch {
-    /// New title, if given (at most 300 characters).
-    #[schema(nullable = false, max_length = 300)]
+    /// New title, if given (as for `PostCreate`).
+    #[schema(
+        nullable = false,
+        max_length = 300,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$"
+    )]
     pub title: Option<String>,
-    /// New content, if given (at most 65,536 characters).
-    #[schema(nullable = false, max_length = 65536)]
+    /// New content, if given (as for `PostCreate`).
+    #[schema(
+        nullable = false,
+        max_length = 10000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$"
+    )]
     pub content: Option<String>,
     /// New published flag, if given.
     #[schema(nullable = false)]
@@ -219,10 +242,10 @@ impl PostPatch {
         let mut f = JsonFields::parse(body)?;
         let title = f
             .opt_string("title")
-            .map(|t| f.length("title", t, MAX_TITLE_CHARS));
+            .map(|t| f.post_text("title", t, MAX_TITLE_CHARS));
         let content = f
             .opt_string("content")
-            .map(|c| f.length("content", c, MAX_CONTENT_CHARS));
+            .map(|c| f.post_text("content", c, MAX_CONTENT_CHARS));
         let published = f.opt_bool("published");
         f.finish()?;
         Ok(Self {

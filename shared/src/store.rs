@@ -355,7 +355,18 @@ impl Store {
     /// DynamoDB Local with `AWS_ENDPOINT_URL_DYNAMODB`).
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = crate::config::StoreConfig::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        // Without these the SDK waits as long as a hung connection lasts: the client got a
+        // 500 after the function's 10 s, and the write could still land after it. Timeouts
+        // are retried by the SDK's standard retry policy, within the operation timeout.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(config.connect_timeout)
+            .operation_attempt_timeout(config.attempt_timeout)
+            .operation_timeout(config.operation_timeout)
+            .build();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .load()
+            .await;
         Ok(Self::new(Client::new(&sdk), config.table_name))
     }
 

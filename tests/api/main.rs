@@ -5,6 +5,7 @@
 //! unique `search` string. The harness (`tests/harness`) says which server they talk to.
 
 mod auth;
+mod content_types;
 mod cors;
 mod events;
 mod login;
@@ -13,6 +14,7 @@ mod posts_delete;
 mod posts_get;
 mod posts_list;
 mod posts_update;
+mod repeated_keys;
 mod root;
 mod routing;
 mod users;

@@ -171,21 +171,54 @@ async fn a_title_over_300_characters_is_422() {
 }
 
 #[tokio::test]
-async fn content_of_64_kib_is_accepted_and_one_byte_more_is_422() {
+async fn content_of_10_000_characters_is_accepted_and_one_more_is_422() {
     let api = api().await;
     let user = api.new_user().await;
-    let content = "c".repeat(64 * 1024);
+    // Characters, not bytes: 10,000 four-byte characters are fine.
+    let content = "🦀".repeat(10_000);
     let body = api
         .create_post(&user.token, json!({"title": "big", "content": content}))
         .await
         .expect(201);
-    assert_eq!(body["content"].as_str().map(str::len), Some(64 * 1024));
+    assert_eq!(body["content"], json!(content));
     api.create_post(
         &user.token,
-        json!({"title": "too big", "content": "c".repeat(64 * 1024 + 1)}),
+        json!({"title": "too big", "content": "c".repeat(10_001)}),
     )
     .await
     .expect_422(&["body", "content"]);
+}
+
+#[tokio::test]
+async fn control_characters_other_than_tab_and_newlines_are_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    for bad in [
+        "\u{0}",
+        "a\u{1}b",
+        "\u{8}",
+        "\u{b}",
+        "\u{c}",
+        "\u{1b}[31m",
+        "\u{1f}",
+    ] {
+        for field in ["title", "content"] {
+            let mut body = json!({"title": "t", "content": "c"});
+            body[field] = json!(bad);
+            api.create_post(&user.token, body)
+                .await
+                .expect_422(&["body", field]);
+        }
+    }
+    let text = "line one\r\n\tline two\n";
+    let body = api
+        .create_post(&user.token, json!({"title": text, "content": text}))
+        .await
+        .expect(201);
+    assert_eq!(
+        (&body["title"], &body["content"]),
+        (&json!(text), &json!(text))
+    );
 }
 
 #[tokio::test]

@@ -214,9 +214,33 @@ async fn duplicate_email_differing_only_in_domain_case_is_409() {
     api.signup(&format!("{local}@example.com"), "s3cret-password")
         .await
         .expect(201);
-    api.signup(&format!("{local}@EXAMPLE.com"), "s3cret-password")
+    api.signup(&format!("{local}@EXAMPLE.com"), "other-password")
         .await
         .expect(409);
+}
+
+#[tokio::test]
+async fn a_repeated_sign_up_with_the_same_password_gets_the_same_account_not_a_409() {
+    // GIVEN a sign-up whose answer the client may never have seen (a timeout, a lost reply)
+    let api = api().await;
+    let local = unique("again");
+    let first = api
+        .signup(&format!("{local}@example.com"), "s3cret-password")
+        .await
+        .expect(201);
+    // WHEN it is sent again, the same e-mail (in any domain case) and the same password
+    let again = api
+        .signup(&format!("{local}@EXAMPLE.com"), "s3cret-password")
+        .await
+        .expect(201);
+    // THEN it is answered like the first: the same account, and still only one
+    assert_eq!(again, first);
+    api.signup(&format!("{local}@example.com"), "another-password")
+        .await
+        .expect(409);
+    api.login(&format!("{local}@example.com"), "s3cret-password")
+        .await
+        .expect(200);
 }
 
 #[tokio::test]

@@ -31,6 +31,8 @@
 //! (`$TMPDIR/api-tests-<pid>-<random>/`, pruned after a day); its path is printed once, and
 //! the tail of it is shown when the gateway fails to start.
 
+pub mod fault_proxy;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -270,6 +272,61 @@ fn random_alphanumeric(len: usize) -> String {
 }
 
 fn start_local_gateway() -> Result<LocalGateway, String> {
+    // Cost 6 keeps sign-ups and logins fast while still running real bcrypt. DynamoDB calls get
+    // more time than in production (2 s): on a loaded 2-core CI machine DynamoDB Local can
+    // stall for longer than that, and these tests are about the contract, not about faults
+    // (tests/faults runs with the template's own timeouts).
+    start_gateway(&GatewayOptions {
+        env_parameters: &[
+            ("BCRYPT_COST", "6"),
+            ("DYNAMODB_OPERATION_TIMEOUT_MS", "10000"),
+            ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "5000"),
+            // Every test here logs in from 127.0.0.1, and some fail on purpose many times (the
+            // timing test: 132 failed logins of one account): the failed-login counters still
+            // run, but under limits no test meets. tests/api/login_limits.rs checks the limits
+            // on a gateway of its own, with small ones.
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE", "1000000"),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "1000000"),
+            ("LOGIN_MAX_FAILURES_PER_SOURCE", "1000000"),
+        ],
+        dynamodb_endpoint: None,
+    })
+}
+
+/// How [`start_gateway`] starts a local gateway.
+pub struct GatewayOptions<'a> {
+    /// Environment of every function (the `--env-vars` file's `"Parameters"`), on top of the
+    /// template's.
+    pub env_parameters: &'a [(&'a str, &'a str)],
+    /// The DynamoDB the gateway and its functions use; `None`: `DYNAMODB_ENDPOINT` from the
+    /// environment, else a DynamoDB Local of the gateway's own.
+    pub dynamodb_endpoint: Option<&'a str>,
+}
+
+/// A local gateway of its own for a test that needs one (e.g. in front of a faulty DynamoDB);
+/// it stops when the test process ends, like the shared one.
+pub struct OwnGateway(LocalGateway);
+
+impl OwnGateway {
+    /// Starts one.
+    pub fn start(options: &GatewayOptions) -> Result<Self, String> {
+        start_gateway(options).map(Self)
+    }
+
+    /// A client of its API.
+    pub fn api(&self) -> Api {
+        // One short string per gateway, for the rest of the process: Api holds a `'static`.
+        let base: &'static str = Box::leak(self.0.api_url.clone().into_boxed_str());
+        Api::with_guard(base, Guard::Own)
+    }
+
+    /// Its log (stdout and stderr of the gateway and its functions).
+    pub fn log_path(&self) -> &Path {
+        &self.0.log_path
+    }
+}
+
+fn start_gateway(options: &GatewayOptions) -> Result<LocalGateway, String> {
     let bin_dir = bin_dir();
     let gateway = bin_dir.join("local_gateway");
     let missing: Vec<&str> = std::iter::once("local_gateway")
@@ -293,18 +350,14 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
     prune_old_work_dirs();
     let work_dir = std::env::temp_dir().join(format!("api-tests-{suffix}"));
     std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {work_dir:?}: {e}"))?;
-    // `sam local`'s --env-vars format; "Parameters" applies to every function. Cost 6 keeps
-    // sign-ups and logins fast while still running real bcrypt. Every test here logs in from
-    // 127.0.0.1, and some fail on purpose many times (the timing test: 132 failed logins of
-    // one account): the failed-login counters still run, but under limits no test meets.
+    // `sam local`'s --env-vars format; "Parameters" applies to every function.
     let env_vars = work_dir.join("env.json");
-    let parameters = json!({"Parameters": {
-        "BCRYPT_COST": "6",
-        "LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE": "1000000",
-        "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
-        "LOGIN_MAX_FAILURES_PER_SOURCE": "1000000",
-    }});
-    std::fs::write(&env_vars, parameters.to_string())
+    let parameters: serde_json::Map<String, Value> = options
+        .env_parameters
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
+    std::fs::write(&env_vars, json!({ "Parameters": parameters }).to_string())
         .map_err(|e| format!("write {env_vars:?}: {e}"))?;
     let log_path = work_dir.join("gateway.log");
     let log = File::create(&log_path).map_err(|e| format!("create {log_path:?}: {e}"))?;
@@ -336,6 +389,9 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
         ])
         // Only affects a DynamoDB Local that the gateway starts itself: keep it off the disk.
         .arg("--in-memory");
+    if let Some(endpoint) = options.dynamodb_endpoint {
+        command.args(["--dynamodb-endpoint", endpoint]);
+    }
     let mut child = command
         .current_dir(&root)
         .env("JWT_SECRET", &jwt_secret)
@@ -732,6 +788,8 @@ static TEST_LOCK: RwLock<()> = RwLock::const_new(());
 enum Guard {
     Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
     Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+    /// A gateway of the test's own: no other test talks to it.
+    Own,
 }
 
 /// A request body.

@@ -1,7 +1,7 @@
 //! `POST /posts`.
 
 use shared::ApiError;
-use shared::http::{Body, Request, Response, StatusCode, body, caller, json};
+use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body};
 use shared::models::{NewPost, PostJson};
 use shared::openapi::{TAG_POSTS, Unauthorized, Unavailable, ValidationFailed};
 use shared::store::Store;
@@ -26,7 +26,7 @@ use shared::store::Store;
 )]
 pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
     let owner = caller(&req)?;
-    let new = NewPost::from_json(body(&req))?;
+    let new = NewPost::from_json(json_body(&req)?)?;
     let post = store
         .create_post(&owner, new.title, new.content, new.published)
         .await?;

@@ -4,10 +4,10 @@ use shared::ApiError;
 use shared::auth::Passwords;
 use shared::config::HashConfig;
 use shared::error::HttpError;
-use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json};
+use shared::http::{Body, LambdaError, Request, Response, StatusCode, json, json_body};
 use shared::models::{NewUser, UserOut};
 use shared::openapi::{TAG_USERS, Unavailable, ValidationFailed};
-use shared::store::{CreateUserError, Store};
+use shared::store::{CreateUserError, Store, User};
 
 /// What the function keeps between requests.
 pub struct State {
@@ -32,14 +32,18 @@ impl State {
 
 /// Validates the body (422), hashes the password off the executor, then creates the user and
 /// the e-mail claim in one transaction: 201 with the user, or 409 when the e-mail is taken
-/// (exactly one account per e-mail, under any concurrency).
+/// (exactly one account per e-mail, under any concurrency) unless the call repeats a recent
+/// sign-up with the same password (see [`replayed`]).
 #[utoipa::path(
     post,
     path = "/users",
     operation_id = "create_user",
     tag = TAG_USERS,
     summary = "Create User",
-    description = "Sign-up. The e-mail is stored with its domain lower-cased; one account per e-mail.",
+    description = "Sign-up. The e-mail is stored with its domain lower-cased; one account per e-mail. \
+                   Safe to retry: the same e-mail and password within 10 minutes of the sign-up \
+                   get the same account again (201), so a client that lost the first answer is not \
+                   locked out by a 409.",
     request_body = NewUser,
     responses(
         (status = 201, description = "The new user (never a password)", body = UserOut),
@@ -50,18 +54,62 @@ impl State {
     ),
 )]
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
-    let new = NewUser::from_json(body(&req))?;
-    let hash = state.passwords.hash(new.password).await?;
-    let user = state
-        .store
-        .create_user(&new.email, &hash)
-        .await
-        .map_err(|e| match e {
-            CreateUserError::EmailTaken => {
-                ApiError::Conflict(format!("User with email: {} already exists", new.email))
+    let new = NewUser::from_json(json_body(&req)?)?;
+    let hash = state.passwords.hash(new.password.clone()).await?;
+    let user = match state.store.create_user(&new.email, &hash).await {
+        Ok(user) => {
+            tracing::info!(user_id = user.id, "user created");
+            user
+        }
+        Err(CreateUserError::EmailTaken) => {
+            match replayed(state, &new.email, new.password).await? {
+                Some(user) => {
+                    tracing::info!(user_id = user.id, "sign-up repeated: answered as the first");
+                    user
+                }
+                None => {
+                    return Err(ApiError::Conflict(format!(
+                        "User with email: {} already exists",
+                        new.email
+                    )));
+                }
             }
-            CreateUserError::Store(e) => e.into(),
-        })?;
-    tracing::info!(user_id = user.id, "user created");
+        }
+        Err(CreateUserError::Store(e)) => return Err(e.into()),
+    };
     json(StatusCode::CREATED, &UserOut::from(&user))
+}
+
+/// How long after a sign-up the same e-mail and password are answered 201 with that account
+/// again, rather than 409.
+pub const REPLAY_WINDOW: time::Duration = time::Duration::minutes(10);
+
+/// The account a repeated sign-up refers to, when it is one: same e-mail, same password, made
+/// within [`REPLAY_WINDOW`].
+///
+/// A client whose first sign-up got no answer (a timeout, a 503 after DynamoDB committed, a
+/// dropped connection) cannot know whether the account exists; it retries, and would get a 409
+/// for its own account and no way to learn its id. Answering the retry like the first call
+/// makes sign-up safe to retry. It tells nothing new: whoever knows the e-mail and password
+/// could log in. A different password, or a later attempt, still gets the contract's 409.
+async fn replayed(state: &State, email: &str, password: String) -> Result<Option<User>, ApiError> {
+    let Some(credential) = state.store.get_credential(email).await? else {
+        return Ok(None);
+    };
+    if !state
+        .passwords
+        .verify(password, Some(credential.password_hash))
+        .await?
+    {
+        return Ok(None);
+    }
+    let Some(user) = state.store.get_user(credential.user_id).await? else {
+        return Ok(None);
+    };
+    let created = time::OffsetDateTime::parse(
+        &user.created_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(ApiError::internal)?;
+    Ok((time::OffsetDateTime::now_utc() - created <= REPLAY_WINDOW).then_some(user))
 }

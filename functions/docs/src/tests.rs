@@ -233,3 +233,30 @@ async fn other_files_are_404_not_found() {
         assert_eq!(text(&r), r#"{"detail":"Not Found"}"#);
     }
 }
+
+#[test]
+fn the_post_text_rule_is_documented_as_the_code_enforces_it() {
+    let doc: Value = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("PostCreate", "title"),
+        ("PostCreate", "content"),
+        ("PostPatch", "title"),
+        ("PostPatch", "content"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(
+            property["pattern"],
+            shared::validate::POST_TEXT_PATTERN,
+            "{schema}.{field}"
+        );
+    }
+    assert_eq!(
+        schemas["PostCreate"]["properties"]["content"]["maxLength"],
+        json!(shared::models::MAX_CONTENT_CHARS)
+    );
+    assert_eq!(
+        schemas["PostCreate"]["properties"]["title"]["maxLength"],
+        json!(shared::models::MAX_TITLE_CHARS)
+    );
+}

@@ -42,3 +42,68 @@ pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiEr
     let out: Vec<PostOut> = posts.iter().map(PostOut::from).collect();
     json(StatusCode::OK, &out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::models::{MAX_CONTENT_CHARS, MAX_TITLE_CHARS};
+    use shared::store::{Post, User};
+    use shared::validate::is_refused_control;
+
+    /// Lambda's limit on a synchronous response: the whole proxy result, body escaped inside.
+    const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+
+    /// Bytes a text costs in the proxy result: JSON-encoded in the body, and the body again
+    /// JSON-encoded as a string of the result (less the quotes around each).
+    fn proxy_bytes(text: &str) -> usize {
+        let body = serde_json::to_string(text).unwrap();
+        serde_json::to_string(&body).unwrap().len() - 6
+    }
+
+    #[test]
+    fn no_character_a_post_may_hold_costs_more_than_4_bytes_in_the_proxy_result() {
+        let worst = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| !is_refused_control(*c))
+            .map(|c| proxy_bytes(c.encode_utf8(&mut [0; 4])))
+            .max();
+        assert_eq!(worst, Some(4));
+        // What the rule keeps out: one control character would cost 7.
+        assert_eq!(proxy_bytes("\u{1}"), 7);
+    }
+
+    #[tokio::test]
+    async fn a_full_page_of_the_most_expensive_posts_fits_lambdas_6_mb_with_margin() {
+        // GIVEN 100 posts (the largest `limit`) whose every character costs the most it can
+        let owner = User {
+            id: shared::ids::MAX_ID,
+            email: format!("{}@{}.com", "\"".repeat(64), "x".repeat(185)),
+            created_at: "2026-11-22T00:00:00.000000+00:00".into(),
+        };
+        let post = Post {
+            id: shared::ids::MAX_ID,
+            title: "\"".repeat(MAX_TITLE_CHARS),
+            content: "\\".repeat(MAX_CONTENT_CHARS),
+            published: true,
+            created_at: "2026-11-22T00:00:00.000000+00:00".into(),
+            owner,
+            votes: u64::MAX,
+        };
+        let page: Vec<PostOut> = (0..MAX_LIMIT).map(|_| PostOut::from(&post)).collect();
+        // WHEN it is answered and wrapped the way the runtime hands it to API Gateway
+        let response = json(StatusCode::OK, &page).unwrap();
+        let body = std::str::from_utf8(response.body().as_ref()).unwrap();
+        let result = serde_json::json!({
+            "statusCode": 200,
+            "headers": {"content-type": "application/json", "access-control-allow-origin": "*"},
+            "multiValueHeaders": {"content-type": ["application/json"], "access-control-allow-origin": ["*"]},
+            "body": body,
+            "isBase64Encoded": false,
+        });
+        let size = serde_json::to_string(&result).unwrap().len();
+        // THEN it stays under the 4.5 MB docs/api.md promises: 1.5 MB below Lambda's limit
+        println!("worst-case page: {size} bytes");
+        assert!(size < 4_500_000, "{size} bytes");
+        assert!(size < LAMBDA_RESPONSE_LIMIT);
+    }
+}

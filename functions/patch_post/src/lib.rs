@@ -1,7 +1,7 @@
 //! `PATCH /posts/{id}`: partial update of a post of the caller's.
 
 use shared::ApiError;
-use shared::http::{Body, Request, Response, StatusCode, body, caller, json, path_id};
+use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body, path_id};
 use shared::models::{PostJson, PostPatch};
 use shared::openapi::{
     NoSuchPost, NotYours, TAG_POSTS, Unauthorized, Unavailable, ValidationFailed,
@@ -31,7 +31,7 @@ use shared::store::{PostChanges, Store};
 pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
     let id = path_id(&req, "id")?;
-    let patch = PostPatch::from_json(body(&req))?;
+    let patch = PostPatch::from_json(json_body(&req)?)?;
     let changes = PostChanges {
         title: patch.title,
         content: patch.content,

@@ -1,7 +1,7 @@
 //! `PUT /posts/{id}`: full replacement of a post of the caller's.
 
 use shared::ApiError;
-use shared::http::{Body, Request, Response, StatusCode, body, caller, json, path_id};
+use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body, path_id};
 use shared::models::{NewPost, PostJson};
 use shared::openapi::{
     NoSuchPost, NotYours, TAG_POSTS, Unauthorized, Unavailable, ValidationFailed,
@@ -32,7 +32,7 @@ use shared::store::{PostChanges, Store};
 pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
     let id = path_id(&req, "id")?;
-    let new = NewPost::from_json(body(&req))?;
+    let new = NewPost::from_json(json_body(&req)?)?;
     let changes = PostChanges {
         title: Some(new.title),
         content: Some(new.content),

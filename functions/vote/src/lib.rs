@@ -2,7 +2,7 @@
 
 use shared::ApiError;
 use shared::error::HttpError;
-use shared::http::{Body, Request, Response, StatusCode, body, caller, json};
+use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body};
 use shared::models::{Message, VoteDir, VoteRequest};
 use shared::openapi::{TAG_VOTE, Unauthorized, Unavailable, ValidationFailed};
 use shared::store::{Store, VoteError};
@@ -32,7 +32,7 @@ use shared::store::{Store, VoteError};
 )]
 pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
-    let vote = VoteRequest::from_json(body(&req))?;
+    let vote = VoteRequest::from_json(json_body(&req)?)?;
     let post_id = vote.post_id;
     let (result, message) = match vote.dir {
         VoteDir::Add => (
