@@ -5,7 +5,9 @@
 //! - `seed` writes fixed, obviously-fixture data into a table: user 1 with a known e-mail and
 //!   password, and post 1 owned by it. It goes through the store (`shared::store`), so the items
 //!   have exactly the layout the functions write. It is idempotent: what exists is left alone,
-//!   except user 1's vote on post 1, which is taken back so `events/vote.json` answers 201 again.
+//!   except user 1's vote on post 1, which is taken back so `events/vote.json` answers 201 again,
+//!   and user 1's session with the fixture refresh token [`REFRESH_TOKEN`], which starts anew so
+//!   `events/refresh_token.json` answers 200 again (after it, or `logout.json`, it is a 401).
 //! - `event-token` signs a token for user 1 with the **development-only** key of
 //!   `sam-local-env.json`, through the same issuer as `POST /login` (so it carries exactly the
 //!   claims the authorizer checks), with a lifetime of [`EVENT_TOKEN_YEARS`] years: the events are
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use shared::auth::Passwords;
-use shared::config::{HashConfig, JwtConfig, MIN_JWT_SECRET_BYTES};
+use shared::config::{HashConfig, JwtConfig, MIN_JWT_SECRET_BYTES, SessionConfig};
 use shared::store::{Post, Seeded, Store, User, VoteError};
 
 use crate::cli::{EventTokenArgs, SeedArgs, find_template};
@@ -45,6 +47,9 @@ pub const EVENT_TOKEN_YEARS: u32 = 10;
 /// `ACCESS_TOKEN_EXPIRE_MINUTES`, so `sam-local-env.json` sets that to this for
 /// `AuthorizerFunction` (and only there: login keeps issuing 30-minute tokens).
 pub const EVENT_TOKEN_MINUTES: u32 = EVENT_TOKEN_YEARS * 365 * 24 * 60;
+/// The fixture session's refresh token (`events/refresh_token.json` and `events/logout.json`),
+/// public: development only. Each seed starts a new session for user 1 with it.
+pub const REFRESH_TOKEN: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 /// The file whose `Parameters.JWT_SECRET` is the development-only key, beside the template.
 pub const SAM_LOCAL_ENV: &str = "sam-local-env.json";
 /// bcrypt cost of the fixture's hash: its password is published, so cost protects nothing;
@@ -118,6 +123,17 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
         Err(VoteError::Store(e)) => return Err(failed(e)),
         Err(e) => return Err(Error::DynamoDb(format!("seed: vote: {e:?}"))),
     };
+    // A session of the template's default lifetimes (7 days, at most 30).
+    let sessions = SessionConfig {
+        refresh_expire_minutes: 7 * 24 * 60,
+        session_max_minutes: 30 * 24 * 60,
+    };
+    let token_hash = shared::auth::refresh_token_hash(REFRESH_TOKEN);
+    let now = shared::auth::unix_now();
+    store
+        .seed_session(USER_ID, &token_hash, now, &sessions)
+        .await
+        .map_err(failed)?;
     println!("seeded table {table} at {endpoint}:");
     println!(
         "  user {USER_ID} {EMAIL} (password {PASSWORD}): {}",
@@ -125,6 +141,9 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
     );
     println!("  post {POST_ID}: {}", seeded(post));
     println!("  vote of user {USER_ID} on post {POST_ID}: {vote}");
+    println!(
+        "  session of user {USER_ID} with refresh token {REFRESH_TOKEN}: new (events/refresh_token.json works again)"
+    );
     Ok(())
 }
 

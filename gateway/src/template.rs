@@ -1350,8 +1350,8 @@ mod tests {
         assert_eq!(list.memory_mb, 128);
         assert_eq!(
             app.functions.len(),
-            13,
-            "eleven routes, the docs and the authorizer"
+            15,
+            "thirteen routes, the docs and the authorizer"
         );
     }
 

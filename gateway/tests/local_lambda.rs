@@ -1019,6 +1019,8 @@ fn fake_bin_dir() -> tempdir::TempDir {
         "delete_post",
         "vote",
         "docs",
+        "refresh_token",
+        "logout",
         "authorizer",
     ] {
         let path = dir.path().join(bin);

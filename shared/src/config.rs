@@ -189,6 +189,43 @@ impl JwtConfig {
     }
 }
 
+/// Settings of refresh tokens and the sessions they belong to (`POST /login`,
+/// `POST /token/refresh`).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// How long a refresh token stays usable, in minutes (`REFRESH_TOKEN_EXPIRE_MINUTES`,
+    /// default 7 days): a session left unused that long is over.
+    pub refresh_expire_minutes: u32,
+    /// How long a session lasts at most, however often it is refreshed, in minutes
+    /// (`SESSION_MAX_MINUTES`, default 30 days): then the user logs in again.
+    pub session_max_minutes: u32,
+}
+
+impl SessionConfig {
+    /// Reads `REFRESH_TOKEN_EXPIRE_MINUTES` and `SESSION_MAX_MINUTES`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        const YEAR: u32 = 366 * 24 * 60;
+        let refresh_expire_minutes = parsed_or("REFRESH_TOKEN_EXPIRE_MINUTES", 7 * 24 * 60)?;
+        if !(1..=YEAR).contains(&refresh_expire_minutes) {
+            return Err(ConfigError::Invalid {
+                name: "REFRESH_TOKEN_EXPIRE_MINUTES",
+                reason: format!("must be between 1 and {YEAR}"),
+            });
+        }
+        let session_max_minutes = parsed_or("SESSION_MAX_MINUTES", 30 * 24 * 60)?;
+        if !(refresh_expire_minutes..=YEAR).contains(&session_max_minutes) {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_MAX_MINUTES",
+                reason: format!("must be between REFRESH_TOKEN_EXPIRE_MINUTES and {YEAR}"),
+            });
+        }
+        Ok(Self {
+            refresh_expire_minutes,
+            session_max_minutes,
+        })
+    }
+}
+
 /// Settings for password hashing.
 #[derive(Debug, Clone, Copy)]
 pub struct HashConfig {

@@ -9,6 +9,7 @@
 //! - [`auth`]: JWT issue/verify (HS256 only, every claim checked), refresh tokens, and bcrypt
 //!   hashing off the async executor.
 //! - [`store`]: the DynamoDB store; its key design is in `docs/data-model.md`.
+//! - [`session`]: the token pairs (access + refresh) that login and refresh answer.
 //! - [`openapi`]: the error answers and names that every handler's OpenAPI annotation shares.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
 
@@ -20,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod models;
 pub mod openapi;
+pub mod session;
 pub mod store;
 pub mod time;
 pub mod validate;

@@ -390,7 +390,8 @@ impl From<&Post> for PostOut {
     }
 }
 
-/// `POST /login` answer.
+/// `POST /login` and `POST /token/refresh` answer. `access_token` and `token_type` are the
+/// course's; the other keys are new, and its clients ignore them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Token {
     /// The JWT: send it as `Authorization: Bearer <access_token>`.
@@ -398,6 +399,47 @@ pub struct Token {
     /// Always `bearer`.
     #[schema(value_type = String, example = "bearer")]
     pub token_type: &'static str,
+    /// Seconds the access token stays valid.
+    #[schema(example = 1800)]
+    pub expires_in: u64,
+    /// Trade it at `POST /token/refresh` for a new access token (and a new refresh token: each
+    /// works once). Opaque; keep it secret, as a password.
+    #[schema(
+        min_length = 64,
+        max_length = 64,
+        example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )]
+    pub refresh_token: String,
+    /// Seconds the refresh token stays usable.
+    #[schema(example = 604800)]
+    pub refresh_expires_in: u64,
+}
+
+/// The longest refresh token a request may carry; ours are 64 characters.
+pub const MAX_REFRESH_TOKEN_CHARS: usize = 256;
+
+/// `POST /token/refresh` and `POST /logout` body.
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+pub struct RefreshTokenRequest {
+    /// A refresh token from `POST /login` or `POST /token/refresh`.
+    #[schema(
+        max_length = 256,
+        example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )]
+    pub refresh_token: String,
+}
+
+impl RefreshTokenRequest {
+    /// Validates the body: `refresh_token` a string of at most 256 characters.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let mut f = JsonFields::parse(body)?;
+        let token = f.string("refresh_token");
+        let token = f.length("refresh_token", token, MAX_REFRESH_TOKEN_CHARS);
+        f.finish()?;
+        token
+            .map(|refresh_token| Self { refresh_token })
+            .ok_or_else(|| ApiError::internal("validated refresh body lost its token"))
+    }
 }
 
 /// `{"message": ...}` answers (root, vote).

@@ -30,8 +30,10 @@ use std::time::Duration;
 
 mod login_limits;
 mod seed;
+mod sessions;
 pub use login_limits::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate};
 pub use seed::Seeded;
+pub use sessions::{RefreshError, RefreshGrant};
 
 type Item = HashMap<String, AttributeValue>;
 

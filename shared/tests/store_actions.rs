@@ -178,6 +178,50 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
     record("remove_vote", &rec);
     store.count_vote_items(post.id).await.unwrap();
     record("count_vote_items", &rec);
+    // Sessions: a login, a rotation, the rotated token presented again (revokes), a refresh
+    // of the revoked session, an unknown token, and logout.
+    let sessions = shared::config::SessionConfig {
+        refresh_expire_minutes: 60,
+        session_max_minutes: 120,
+    };
+    let now = shared::auth::unix_now();
+    store
+        .create_session(owner.id, "first", now, &sessions)
+        .await
+        .unwrap();
+    record("create_session", &rec);
+    store
+        .rotate_refresh_token("first", "second", now, 3600)
+        .await
+        .unwrap();
+    let _ = store
+        .rotate_refresh_token("first", "third", now, 3600)
+        .await;
+    let _ = store
+        .rotate_refresh_token("second", "fourth", now, 3600)
+        .await;
+    let _ = store
+        .rotate_refresh_token("unknown", "fifth", now, 3600)
+        .await;
+    record("rotate_refresh_token", &rec);
+    store.revoke_session("second", now).await.unwrap();
+    store.revoke_session("unknown", now).await.unwrap();
+    record("revoke_session", &rec);
+    let session = store
+        .create_session(owner.id, "sixth", now, &sessions)
+        .await
+        .unwrap()
+        .session_id;
+    rec.take();
+    store.session_is_active(&session, now).await.unwrap();
+    record("session_is_active", &rec);
+    for _ in 0..2 {
+        store
+            .seed_session(1, "seeded", now, &sessions)
+            .await
+            .unwrap();
+    }
+    record("seed_session", &rec);
     // Fixtures (local_gateway seed): written, then found already there.
     let fixture = User {
         id: 1,

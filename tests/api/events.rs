@@ -4,7 +4,8 @@
 //! Each event shows its function's happy path on a table prepared by the README's seed step,
 //! `local_gateway seed`, which this test runs on the gateway's fresh table: fixture user 1
 //! (`login.json`'s credentials; the protected events' `requestContext.authorizer`) and its
-//! post 1 (the `{id}` events, `vote.json`). The events run on a local gateway started as the
+//! post 1 (the `{id}` events, `vote.json`), and a session with a fixture refresh token
+//! (`refresh_token.json`, `logout.json`). The events run on a local gateway started as the
 //! README says, with `--env-vars sam-local-env.json`: its development-only key signed the
 //! events' token, and it lets the authorizer accept that token's ten-year lifetime (only there:
 //! the shared test gateway runs the template's 30 minutes). The contract's 404s are checked
@@ -23,6 +24,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("create_user", "POST", "/users"),
     ("get_user", "GET", "/users/{id}"),
     ("login", "POST", "/login"),
+    ("refresh_token", "POST", "/token/refresh"),
+    ("logout", "POST", "/logout"),
     ("list_posts", "GET", "/posts"),
     ("create_post", "POST", "/posts"),
     ("get_post", "GET", "/posts/{id}"),
@@ -561,6 +564,27 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
         "two Authorization headers: {}",
         denied.payload
     );
+
+    // Sessions: the seeded refresh token is traded once; presented again it is refused (and
+    // its session revoked); the next seed starts a new session with it; logout ends that one.
+    let refused = json!({"detail": "Could not validate credentials"});
+    let refreshed = run("refresh_token", events["refresh_token"].clone()).await;
+    let refreshed = refreshed.expect("refresh_token", 200).clone();
+    let access = refreshed["access_token"].as_str().expect("an access token");
+    assert_eq!(token_claims(access)["user_id"], json!(FIXTURE_ID));
+    assert!(refreshed["refresh_token"].is_string());
+    let again = run("refresh_token", events["refresh_token"].clone()).await;
+    assert_eq!(again.expect("refresh_token", 401), &refused);
+    assert!(seed().contains("refresh token"), "seed prints the session");
+    run("refresh_token", events["refresh_token"].clone())
+        .await
+        .expect("refresh_token", 200);
+    seed();
+    let out = run("logout", events["logout"].clone()).await;
+    assert_eq!(out.expect("logout", 204), &Value::Null);
+    let after = run("refresh_token", events["refresh_token"].clone()).await;
+    assert_eq!(after.expect("refresh_token", 401), &refused);
+    seed();
 
     // Protected routes: the caller comes from requestContext.authorizer (user 1).
     let post = run("create_post", events["create_post"].clone()).await;

@@ -9,7 +9,19 @@ async fn login_with_the_form_answers_200_with_a_bearer_token() {
     let api = api().await;
     let user = api.new_user().await;
     let body = api.login(&user.email, &user.password).await.expect(200);
-    assert_eq!(keys(&body), ["access_token", "token_type"], "body: {body}");
+    // The course's two keys, and (new, ignored by its clients) the refresh token and the
+    // lifetimes: tests/api/sessions.rs.
+    assert_eq!(
+        keys(&body),
+        [
+            "access_token",
+            "expires_in",
+            "refresh_expires_in",
+            "refresh_token",
+            "token_type"
+        ],
+        "body: {body}"
+    );
     assert_eq!(body["token_type"], json!("bearer"));
     let token = body["access_token"].as_str().expect("access_token string");
     assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");

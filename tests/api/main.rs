@@ -17,5 +17,6 @@ mod posts_update;
 mod repeated_keys;
 mod root;
 mod routing;
+mod sessions;
 mod users;
 mod votes;

@@ -13,6 +13,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 ROUTES = {
     "GET /", "POST /users", "GET /users/{id}", "POST /login", "GET /posts", "POST /posts",
     "GET /posts/{id}", "PUT /posts/{id}", "PATCH /posts/{id}", "DELETE /posts/{id}", "POST /vote",
+    "POST /token/refresh", "POST /logout",
 }
 WAIT = 60  # seconds: a function's first call is a cold start of a debug binary on 2 cores
 

@@ -57,6 +57,8 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("create_user", "CreateUserFunction"),
     ("get_user", "GetUserFunction"),
     ("login", "LoginFunction"),
+    ("refresh_token", "RefreshTokenFunction"),
+    ("logout", "LogoutFunction"),
     ("list_posts", "ListPostsFunction"),
     ("create_post", "CreatePostFunction"),
     ("get_post", "GetPostFunction"),

@@ -22,6 +22,8 @@ ROUTES = [
     ("post", "/users", "create_user", True),
     ("get", "/users/{id}", "get_user", True),
     ("post", "/login", "login", True),
+    ("post", "/token/refresh", "refresh_token", True),
+    ("post", "/logout", "logout", True),
     ("get", "/posts", "list_posts", False),
     ("post", "/posts", "create_post", False),
     ("get", "/posts/{id}", "get_post", False),
@@ -303,3 +305,29 @@ def test_the_waf_acl_is_attached_to_the_stage_sam_creates(expanded):
     assert arn == (
         "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${%s}" % stages[0]
     )
+
+
+# Functions that may touch only sessions and refresh tokens, and the partition-key prefixes
+# their statements are limited to (dynamodb:LeadingKeys).
+SESSION_ONLY = {"refresh_token": {"SESSION#*", "REFRESH#*"}, "logout": {"SESSION#*", "REFRESH#*"}}
+
+
+@pytest.mark.parametrize("binary,prefixes", SESSION_ONLY.items())
+def test_session_functions_reach_only_session_and_refresh_token_items(expanded, binary, prefixes):
+    statements = policy_statements(expanded, binary)
+    assert statements
+    for statement in statements:
+        keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert set(keys) == prefixes, f"{binary}: {keys}"
+
+
+def test_the_signing_key_reaches_only_the_functions_that_sign_or_verify(source):
+    holders = {
+        name for name, r in source["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and "JWT_SECRET" in r["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    assert holders == {"LoginFunction", "RefreshTokenFunction", "AuthorizerFunction"}
+    for name in holders:
+        env = source["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert {"JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_EXPIRE_MINUTES"} <= set(env), name

@@ -38,6 +38,8 @@ use utoipa::{Modify, OpenApi};
         create_user::handle,
         get_user::handle,
         login::handle,
+        refresh_token::handle,
+        logout::handle,
         list_posts::handle,
         create_post::handle,
         get_post::handle,
@@ -50,10 +52,10 @@ use utoipa::{Modify, OpenApi};
         schemas(HttpError, HttpValidationError, FieldError),
         responses(Unauthorized, ValidationFailed, Unavailable, NotYours, NoSuchPost),
     ),
-    modifiers(&PasswordFlow),
+    modifiers(&PasswordFlow, &SessionLinks),
     tags(
         (name = TAG_USERS, description = "Sign-up and public profiles"),
-        (name = TAG_AUTHENTICATION, description = "The OAuth2 password form that issues tokens"),
+        (name = TAG_AUTHENTICATION, description = "The OAuth2 password form that issues tokens, their refresh, and logout"),
         (name = TAG_POSTS, description = "Posts: anyone signed in reads, only the owner edits"),
         (name = TAG_VOTE, description = "One vote per user and post"),
     ),
@@ -74,6 +76,41 @@ impl Modify for PasswordFlow {
             get.tags = None;
         }
         add_security_scheme(openapi, TOKEN_PATH);
+    }
+}
+
+/// OpenAPI links from the answers that carry a refresh token (`POST /login`,
+/// `POST /token/refresh`) to the operations that take one: a reader (and schemathesis's
+/// stateful phase) sees that the `refresh_token` of one goes into the body of the other.
+struct SessionLinks;
+
+impl Modify for SessionLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::link::LinkBuilder;
+        let body = serde_json::json!({"refresh_token": "$response.body#/refresh_token"});
+        for path in ["/login", "/token/refresh"] {
+            let Some(RefOr::T(ok)) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.responses.responses.get_mut("200"))
+            else {
+                continue;
+            };
+            for (name, operation, what) in [
+                ("refresh", "refresh_token", "Trade the refresh token for the next pair"),
+                ("logout", "logout", "End the session"),
+            ] {
+                let link = LinkBuilder::new()
+                    .operation_id(operation)
+                    .request_body(Some(body.clone()))
+                    .description(what)
+                    .build();
+                ok.links.insert(name.into(), RefOr::T(link));
+            }
+        }
     }
 }
 

@@ -78,7 +78,9 @@ fn the_document_is_openapi_3_1_with_every_route_of_the_contract() {
             "GET /users/{id}",
             "PATCH /posts/{id}",
             "POST /login",
+            "POST /logout",
             "POST /posts",
+            "POST /token/refresh",
             "POST /users",
             "POST /vote",
             "PUT /posts/{id}",
@@ -118,6 +120,56 @@ fn every_operation_documents_its_tag_and_its_422() {
                 "{method} {path} can answer 422"
             );
         }
+    }
+}
+
+#[test]
+fn login_and_refresh_answer_a_token_pair_and_logout_takes_the_refresh_token() {
+    let doc: Value = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let token = &doc["components"]["schemas"]["Token"];
+    let mut required: Vec<&str> = token["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    required.sort_unstable();
+    assert_eq!(
+        required,
+        [
+            "access_token",
+            "expires_in",
+            "refresh_expires_in",
+            "refresh_token",
+            "token_type"
+        ]
+    );
+    for path in ["/login", "/token/refresh"] {
+        let ok = &doc["paths"][path]["post"]["responses"]["200"];
+        assert_eq!(
+            ok["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Token",
+            "{path}"
+        );
+    }
+    assert!(doc["paths"]["/token/refresh"]["post"]["responses"]["401"].is_object());
+    for path in ["/token/refresh", "/logout"] {
+        let body = &doc["paths"][path]["post"]["requestBody"];
+        assert_eq!(
+            body["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/RefreshTokenRequest",
+            "{path}"
+        );
+    }
+    assert!(doc["paths"]["/logout"]["post"]["responses"]["204"].is_object());
+    // Links say where a refresh token goes next.
+    for path in ["/login", "/token/refresh"] {
+        let links = &doc["paths"][path]["post"]["responses"]["200"]["links"];
+        assert_eq!(links["refresh"]["operationId"], "refresh_token", "{path}");
+        assert_eq!(links["logout"]["operationId"], "logout", "{path}");
+        assert_eq!(
+            links["refresh"]["requestBody"],
+            json!({"refresh_token": "$response.body#/refresh_token"})
+        );
     }
 }
 

@@ -1,8 +1,8 @@
-//! `POST /login`: the OAuth2 password form in, an access token out.
+//! `POST /login`: the OAuth2 password form in, an access token (and a refresh token) out.
 
 use shared::ApiError;
-use shared::auth::{Jwt, Passwords};
-use shared::config::{HashConfig, JwtConfig, LoginLimitsConfig};
+use shared::auth::{Jwt, Passwords, new_refresh_token, refresh_token_hash, unix_now};
+use shared::config::{HashConfig, JwtConfig, LoginLimitsConfig, SessionConfig};
 use shared::error::HttpError;
 use shared::http::{
     Body, LambdaError, Request, RequestContext, RequestExt, Response, StatusCode, body, json,
@@ -10,6 +10,7 @@ use shared::http::{
 use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
+use shared::session;
 use shared::store::{LoginAttempt, LoginGate, Store};
 use shared::validate::normalize_email;
 
@@ -19,17 +20,20 @@ pub struct State {
     passwords: Passwords,
     jwt: Jwt,
     limits: LoginLimitsConfig,
+    sessions: SessionConfig,
 }
 
 impl State {
     /// Reads `TABLE_NAME`, `BCRYPT_COST`, `JWT_SECRET`, `ACCESS_TOKEN_EXPIRE_MINUTES` and the
-    /// `LOGIN_*` failed-login limits.
+    /// `LOGIN_*` failed-login limits, `JWT_ISSUER`, `JWT_AUDIENCE`,
+    /// `REFRESH_TOKEN_EXPIRE_MINUTES` and `SESSION_MAX_MINUTES`.
     pub async fn from_env() -> Result<Self, LambdaError> {
         Ok(Self {
             store: Store::from_env().await?,
             passwords: Passwords::for_login(HashConfig::from_env()?).await?,
             jwt: Jwt::new(&JwtConfig::from_env()?),
             limits: LoginLimitsConfig::from_env()?,
+            sessions: SessionConfig::from_env()?,
         })
     }
 }
@@ -55,7 +59,7 @@ impl State {
         (LoginFormFields = "multipart/form-data"),
     )),
     responses(
-        (status = 200, description = "An access token", body = Token),
+        (status = 200, description = "An access token, and a refresh token for `POST /token/refresh`", body = Token),
         (status = 403, description = "Unknown e-mail or wrong password (the same answer for both)",
          body = HttpError, example = json!({"detail": "Invalid Credentials"})),
         (status = 422, response = ValidationFailed),
@@ -102,13 +106,14 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
             if let Err(e) = recorded.await {
                 tracing::warn!(error = %e, "login succeeded but its counters were not cleared");
             }
-            json(
-                StatusCode::OK,
-                &Token {
-                    access_token: state.jwt.issue(user_id)?,
-                    token_type: "bearer",
-                },
-            )
+            // A new session: its refresh token is the way to the next access tokens.
+            let refresh_token = new_refresh_token();
+            let hash = refresh_token_hash(&refresh_token);
+            let session = state
+                .store
+                .create_session(user_id, &hash, unix_now(), &state.sessions);
+            let tokens = session::tokens(&state.jwt, refresh_token, &session.await?)?;
+            json(StatusCode::OK, &tokens)
         }
         _ => Err(ApiError::Forbidden("Invalid Credentials".into())),
     }

@@ -6,6 +6,7 @@
 //! path ids are always server-assigned.
 
 use super::{Post, Store, StoreError, TxOutcome, User};
+use crate::config::SessionConfig;
 
 /// What a fixture write found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,5 +60,21 @@ impl Store {
                 post.id, existing.owner_id
             ))),
         }
+    }
+
+    /// Starts a new session for `user_id` whose refresh token is `token_hash`, replacing the
+    /// token item an earlier seed wrote for that hash: whatever the fixture token went through
+    /// (used, logged out, its session revoked), it works again, so the sample refresh event
+    /// answers 200 again. Earlier sessions are left as they are, to expire.
+    pub async fn seed_session(
+        &self,
+        user_id: u64,
+        token_hash: &str,
+        now: u64,
+        config: &SessionConfig,
+    ) -> Result<(), StoreError> {
+        self.put_session(user_id, token_hash, now, config, true)
+            .await
+            .map(|_| ())
     }
 }
