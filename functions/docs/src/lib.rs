@@ -100,7 +100,11 @@ impl Modify for SessionLinks {
                 continue;
             };
             for (name, operation, what) in [
-                ("refresh", "refresh_token", "Trade the refresh token for the next pair"),
+                (
+                    "refresh",
+                    "refresh_token",
+                    "Trade the refresh token for the next pair",
+                ),
                 ("logout", "logout", "End the session"),
             ] {
                 let link = LinkBuilder::new()
