@@ -9,6 +9,7 @@ mod content_types;
 mod cors;
 mod events;
 mod login;
+mod login_limits;
 mod posts_create;
 mod posts_delete;
 mod posts_get;
