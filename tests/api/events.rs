@@ -124,7 +124,11 @@ impl EventsGateway {
         let table = table_name().expect("a local run has a table");
         let binary = local_gateway_binary();
         let root = workspace_root();
-        let log = std::env::temp_dir().join(format!("events-gateway-{}.log", std::process::id()));
+        // Beside the shared gateway's log, in the run's folder (which the harness prunes).
+        let dir = gateway_log()
+            .and_then(|log| log.parent())
+            .map_or_else(std::env::temp_dir, |dir| dir.to_path_buf());
+        let log = dir.join("events-gateway.log");
         // sam-local-env.json as it is, but for the table: the test's own, not `AppTable`.
         let mut env: Value = serde_json::from_str(
             &std::fs::read_to_string(root.join("sam-local-env.json")).expect("sam-local-env.json"),
