@@ -15,6 +15,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Response, StatusCode};
 
+/// Picks requests by operation (`GetItem`) and JSON body.
+pub type Pick = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 /// What the proxy does with a request.
 #[derive(Clone, Default)]
 pub enum Fault {
@@ -23,13 +26,13 @@ pub enum Fault {
     None,
     /// Never answer the requests for which the predicate (operation, body) is true; pass the
     /// others.
-    HangWhere(Arc<dyn Fn(&str, &str) -> bool + Send + Sync>),
+    HangWhere(Pick),
     /// Forward every request, then never answer it.
     LoseAnswers,
     /// Answer the requests the predicate picks with this DynamoDB error (HTTP 400 and
     /// `{"__type": ..., "message": ...}`, DynamoDB's error shape) without forwarding them;
     /// pass the others.
-    ErrorWhere(Arc<dyn Fn(&str, &str) -> bool + Send + Sync>, DynamoDbError),
+    ErrorWhere(Pick, DynamoDbError),
 }
 
 /// An error DynamoDB answers with.
