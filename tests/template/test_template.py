@@ -216,6 +216,7 @@ def test_the_stage_is_throttled_and_outputs_the_url_and_table(source):
     assert settings["ThrottlingRateLimit"] and settings["ThrottlingBurstLimit"]
     assert {"ApiUrl", "TableName"} <= set(source["Outputs"])
 
+
 def test_the_login_limits_are_parameters_with_the_codes_defaults(source):
     """Each LOGIN_* variable of the login function is a template parameter whose default is the
     production default in shared/src/config.rs (LoginLimitsConfig::default)."""
@@ -255,6 +256,7 @@ def test_the_login_function_writes_only_partitions_it_owns(expanded):
         if prefixes == ["LOGIN#*"]:
             counters = actions
     assert counters == writes, "the failed-login counters need exactly these, on LOGIN# keys"
+
 
 def test_the_waf_rate_rule_on_login_is_optional_and_off_by_default(source):
     param = source["Parameters"]["LoginRateLimitPer5Min"]
