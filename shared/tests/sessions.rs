@@ -3,7 +3,7 @@
 
 use shared::auth::{new_refresh_token, refresh_token_hash, unix_now};
 use shared::config::SessionConfig;
-use shared::store::{RefreshError, RefreshGrant, Store};
+use shared::store::{RefreshError, RefreshGrant, Store, User};
 
 async fn store() -> Store {
     let endpoint = std::env::var("DYNAMODB_ENDPOINT")
@@ -27,8 +27,18 @@ const CONFIG: SessionConfig = SessionConfig {
 };
 const REFRESH_SECS: u64 = 3600;
 
-/// A login: a session for `user_id` and its first token (the token, as the client gets it).
+/// A login: a session for `user_id` (made if missing) and its first token (the token, as the
+/// client gets it).
 async fn login(store: &Store, user_id: u64) -> (String, RefreshGrant) {
+    let user = User {
+        id: user_id,
+        email: format!("user-{user_id}@example.com"),
+        created_at: "2026-11-22T00:00:00.000000+00:00".into(),
+    };
+    store
+        .seed_user(&user, "$2b$04$not.a.real.hash")
+        .await
+        .unwrap();
     let token = new_refresh_token();
     let grant = store
         .create_session(user_id, &refresh_token_hash(&token), unix_now(), &CONFIG)
@@ -188,6 +198,7 @@ async fn unknown_and_expired_tokens_are_refused_without_revoking_anything() {
 async fn no_token_outlives_its_session() {
     let store = store().await;
     // GIVEN a session that ends in 10 minutes (it started almost a day ago)
+    login(&store, 12).await;
     let token = new_refresh_token();
     let started = unix_now() - (24 * 60 - 10) * 60;
     let config = SessionConfig {
@@ -195,11 +206,39 @@ async fn no_token_outlives_its_session() {
         ..CONFIG
     };
     let grant = store
-        .create_session(11, &refresh_token_hash(&token), started, &config)
+        .create_session(12, &refresh_token_hash(&token), started, &config)
         .await
         .unwrap();
     // WHEN it is refreshed, the new token ends with the session, not an hour later
     let (_, next) = refresh(&store, &token).await.unwrap();
     assert_eq!(next.expires_at, grant.expires_at);
     assert!(next.expires_at <= unix_now() + 600);
+}
+
+#[tokio::test]
+async fn a_session_of_a_user_that_no_longer_exists_does_not_refresh() {
+    let store = store().await;
+    // GIVEN a session whose user is then deleted (no route deletes users; an operator might)
+    let (token, grant) = login(&store, 11).await;
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").unwrap();
+    let key = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.into());
+    local_gateway::dynamodb::client_for_endpoint(&endpoint)
+        .delete_item()
+        .table_name(store.table())
+        .key("pk", key("USER#11"))
+        .key("sk", key("PROFILE"))
+        .send()
+        .await
+        .unwrap();
+    // WHEN its refresh token is presented THEN it is refused, and the session is over
+    assert!(matches!(
+        refresh(&store, &token).await,
+        Err(RefreshError::Revoked)
+    ));
+    assert!(
+        !store
+            .session_is_active(&grant.session_id, unix_now())
+            .await
+            .unwrap()
+    );
 }

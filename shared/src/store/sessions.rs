@@ -274,12 +274,23 @@ impl Store {
             .expression_attribute_values(":user", n(old.user_id))
             .build()
             .map_err(invalid_request)?;
+        // The account must still exist: a session must not outlive its user (the authorizer
+        // refuses a deleted user's access tokens; this keeps its refresh tokens from rotating).
+        let user_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(super::user_pk(old.user_id), super::USER_SK)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(invalid_request)?;
         let actions = vec![
             TransactWriteItem::builder().update(consume).build(),
             TransactWriteItem::builder()
                 .condition_check(session_alive)
                 .build(),
             self.put_refresh_token(&grant, new_hash, old.session_expires_at)?,
+            TransactWriteItem::builder()
+                .condition_check(user_exists)
+                .build(),
         ];
         let failed = |reasons: &[String], i: usize| {
             reasons.get(i).map(String::as_str) == Some("ConditionalCheckFailed")
@@ -293,6 +304,11 @@ impl Store {
                 Err(RefreshError::Reused)
             }
             TxOutcome::Cancelled(r) if failed(&r, 1) => Err(RefreshError::Revoked),
+            // The user is gone: end the session too.
+            TxOutcome::Cancelled(r) if failed(&r, 3) => {
+                self.revoke(&old.session_id, now).await?;
+                Err(RefreshError::Revoked)
+            }
             TxOutcome::Cancelled(r) => Err(RefreshError::Store(StoreError::Other(format!(
                 "new refresh token collided with an existing item: {r:?}"
             )))),
