@@ -174,6 +174,16 @@ fn last_value<'a>(
     query.all(name).and_then(|values| values.last().copied())
 }
 
+/// The client's address as API Gateway saw it (`requestContext.identity.sourceIp`); never a
+/// header such as `X-Forwarded-For`, which the client writes itself.
+pub fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 /// An optional integer query parameter within `min..=max`, else a 422 at `["query", name]`.
 pub fn query_int(
     req: &Request,

@@ -341,3 +341,24 @@ async fn a_429_takes_the_same_time_whether_the_account_exists_or_not() {
         "a 429's time tells whether the e-mail exists: {real:?} vs {unknown:?}"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_sign_up_is_a_login_attempt_so_it_cannot_guess_past_the_limits() {
+    let Some(api) = client_from("sign-up oracle", fresh_ip()) else {
+        return;
+    };
+    let _others_may_run = api_tests::api().await;
+    let user = api.new_user().await;
+    fresh_window().await;
+    // GIVEN guesses of the password through sign-up (409 each: not the password)
+    for i in 0..PER_ACCOUNT_SOURCE {
+        api.signup(&user.email, &format!("guess-{i}-password"))
+            .await
+            .expect(409);
+    }
+    // WHEN the right password comes next, by sign-up or by login
+    // THEN sign-up no longer confirms it (a plain 409) and login is locked (429): the guesses
+    // counted as failed logins
+    api.signup(&user.email, &user.password).await.expect(409);
+    expect_429(&api.login(&user.email, &user.password).await);
+}

@@ -2,31 +2,38 @@
 
 use shared::ApiError;
 use shared::auth::Passwords;
-use shared::config::HashConfig;
+use shared::config::{HashConfig, LoginLimitsConfig};
 use shared::error::HttpError;
-use shared::http::{Body, LambdaError, Request, Response, StatusCode, json, json_body};
+use shared::http::{Body, LambdaError, Request, Response, StatusCode, json, json_body, source_ip};
 use shared::models::{NewUser, UserOut};
 use shared::openapi::{TAG_USERS, Unavailable, ValidationFailed};
-use shared::store::{CreateUserError, Store, User};
+use shared::store::{CreateUserError, LoginAttempt, LoginGate, Store, User};
 
 /// What the function keeps between requests.
 pub struct State {
     store: Store,
     passwords: Passwords,
+    limits: LoginLimitsConfig,
 }
 
 impl State {
-    /// Reads `TABLE_NAME` and `BCRYPT_COST`.
+    /// Reads `TABLE_NAME`, `BCRYPT_COST` and the `LOGIN_*` failed-login limits (a repeated
+    /// sign-up checks a password, so it counts as a login attempt).
     pub async fn from_env() -> Result<Self, LambdaError> {
         Ok(Self {
             store: Store::from_env().await?,
             passwords: Passwords::new(HashConfig::from_env()?),
+            limits: LoginLimitsConfig::from_env()?,
         })
     }
 
-    /// State over an existing store (tests, the local gateway).
+    /// State over an existing store (tests, the local gateway), with the default limits.
     pub fn new(store: Store, passwords: Passwords) -> Self {
-        Self { store, passwords }
+        Self {
+            store,
+            passwords,
+            limits: LoginLimitsConfig::default(),
+        }
     }
 }
 
@@ -62,7 +69,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
             user
         }
         Err(CreateUserError::EmailTaken) => {
-            match replayed(state, &new.email, new.password).await? {
+            match replayed(state, &new.email, new.password, source_ip(&req)).await? {
                 Some(user) => {
                     tracing::info!(user_id = user.id, "sign-up repeated: answered as the first");
                     user
@@ -92,16 +99,40 @@ pub const REPLAY_WINDOW: time::Duration = time::Duration::minutes(10);
 /// for its own account and no way to learn its id. Answering the retry like the first call
 /// makes sign-up safe to retry. It tells nothing new: whoever knows the e-mail and password
 /// could log in. A different password, or a later attempt, still gets the contract's 409.
-async fn replayed(state: &State, email: &str, password: String) -> Result<Option<User>, ApiError> {
+///
+/// Checking the password makes this a login attempt, so it goes through the same failed-login
+/// counters as `POST /login` (counted before bcrypt runs; a closed gate is a plain 409 without
+/// any check): otherwise sign-up would be an unlimited password oracle for its window.
+async fn replayed(
+    state: &State,
+    email: &str,
+    password: String,
+    source_ip: Option<&str>,
+) -> Result<Option<User>, ApiError> {
     let Some(credential) = state.store.get_credential(email).await? else {
         return Ok(None);
     };
+    let attempt = LoginAttempt::now(email, source_ip, state.limits.window_secs);
+    let gate = state
+        .store
+        .check_login_limits(&state.limits, &attempt)
+        .await?;
+    if let LoginGate::Closed { .. } = gate {
+        return Ok(None);
+    }
     if !state
         .passwords
         .verify(password, Some(credential.password_hash))
         .await?
     {
         return Ok(None);
+    }
+    if let Err(e) = state
+        .store
+        .record_login_success(&state.limits, &attempt)
+        .await
+    {
+        tracing::warn!(error = %e, "repeated sign-up recognised but its counters were not cleared");
     }
     let Some(user) = state.store.get_user(credential.user_id).await? else {
         return Ok(None);

@@ -4,9 +4,7 @@ use shared::ApiError;
 use shared::auth::{Jwt, Passwords, new_refresh_token, refresh_token_hash, unix_now};
 use shared::config::{HashConfig, JwtConfig, LoginLimitsConfig, SessionConfig};
 use shared::error::HttpError;
-use shared::http::{
-    Body, LambdaError, Request, RequestContext, RequestExt, Response, StatusCode, body, json,
-};
+use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json, source_ip};
 use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
@@ -121,13 +119,3 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
 
 /// The `detail` of a login refused by the failed-login limits.
 pub const TOO_MANY_FAILED_LOGINS: &str = "Too many failed logins: try again later";
-
-/// The client's address as API Gateway saw it (`requestContext.identity.sourceIp`): never a
-/// header such as `X-Forwarded-For`, which the client writes.
-fn source_ip(req: &Request) -> Option<&str> {
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
