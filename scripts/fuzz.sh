@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # schemathesis against a local gateway of its own, fed by the served GET /openapi.json, every
 # operation and every check, authenticated (part of `make test`; see tests/fuzz/run.py).
-# FUZZ_MAX_EXAMPLES (default 600: 1-2 minutes) bounds the run, FUZZ_SEED picks the seed;
+# FUZZ_MAX_EXAMPLES (default 300: about 2 minutes) bounds the run, FUZZ_SEED picks the seed;
 # extra arguments go to `schemathesis run`.
 # Needs fresh binaries: `cargo build --workspace --bins`.
 set -euo pipefail

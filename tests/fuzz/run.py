@@ -12,7 +12,7 @@
 4. Prints schemathesis's own summary (operations, test cases, failures with curl reproductions)
    and exits with its exit code: any finding fails `make test`.
 
-Environment: FUZZ_MAX_EXAMPLES (default 600: 1-2 minutes on 2 cores), FUZZ_SEED (default
+Environment: FUZZ_MAX_EXAMPLES (default 300: about 2 minutes on 2 cores, one worker), FUZZ_SEED (default
 20261121), FUZZ_WORKERS (default 1), BASE_URL. Extra arguments go to `schemathesis run` as they are.
 """
 import json
@@ -41,7 +41,7 @@ EXCLUDED_CHECKS = "unsupported_method"
 
 
 def main() -> int:
-    max_examples = os.environ.get("FUZZ_MAX_EXAMPLES", "600")
+    max_examples = os.environ.get("FUZZ_MAX_EXAMPLES", "300")
     seed = os.environ.get("FUZZ_SEED", "20261121")
     # One worker: with two threads, hypothesis parses lambda sources concurrently and this
     # machine's CPython 3.11.7 then fails at random with "SystemError: AST constructor recursion
