@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: run test build fmt lint ci sam-build zips template-checks test-remote bench seed-events openapi
+.PHONY: attack run test build fmt lint ci sam-build zips template-checks test-remote bench seed-events openapi
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -37,6 +37,11 @@ zips:
 seed-events:
 	cargo build -p local_gateway
 	target/debug/local_gateway seed $(ARGS)
+
+# ~1,500 hand-made attacks through a local gateway of its own, invariants checked in DynamoDB
+# (about a minute; not part of `make test`).
+attack:
+	scripts/attack.sh
 
 # Per-route latency through the local gateway (N=50 requests each; BASE_URL=... for another server).
 bench:
