@@ -377,6 +377,18 @@ impl Store {
         &self.table
     }
 
+    /// A transaction action that puts `item` only if its key is new (`attribute_not_exists`):
+    /// how every item this store creates inside a transaction is written.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(invalid_request)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
         let mut attempt = 0;
         loop {
@@ -468,17 +480,11 @@ impl Store {
                 password_hash: password_hash.to_string(),
             },
         })?;
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(invalid_request)?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
-        self.transact(vec![put(user_item)?, put(credential_item)?])
-            .await
+        self.transact(vec![
+            self.put_new(user_item)?,
+            self.put_new(credential_item)?,
+        ])
+        .await
     }
 
     /// One user by id (one strongly consistent `GetItem`).
@@ -888,16 +894,7 @@ impl Store {
             user_id,
             created_at: crate::time::now_rfc3339(),
         })?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(vote))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(invalid_request)?;
-        let actions = vec![
-            self.bump_votes(post_id, 1)?,
-            TransactWriteItem::builder().put(put).build(),
-        ];
+        let actions = vec![self.bump_votes(post_id, 1)?, self.put_new(vote)?];
         self.vote_transaction(actions, VoteError::AlreadyVoted)
             .await
     }

@@ -27,7 +27,7 @@
 
 use super::{Store, StoreError, TxOutcome, classify, from_item, invalid_request, key, n};
 use crate::config::SessionConfig;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 const SESSION_SK: &str = "SESSION";
@@ -138,12 +138,7 @@ impl Store {
             expires_at: session_expires_at,
             revoked_at: None,
         })?;
-        let put_session = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(session))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(invalid_request)?;
+        let put_session = self.put_new(session)?;
         let grant = RefreshGrant {
             user_id,
             session_id,
@@ -153,13 +148,7 @@ impl Store {
         if replace_token && let Some(put) = put_token.put.as_mut() {
             put.condition_expression = None;
         }
-        match self
-            .transact(vec![
-                TransactWriteItem::builder().put(put_session).build(),
-                put_token,
-            ])
-            .await?
-        {
+        match self.transact(vec![put_session, put_token]).await? {
             TxOutcome::Committed => Ok(grant),
             // 128 random bits for the session and 256 for the token: a collision is a bug.
             TxOutcome::Cancelled(reasons) => Err(StoreError::Other(format!(
@@ -185,13 +174,7 @@ impl Store {
             session_expires_at,
             used_at: None,
         })?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(invalid_request)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.put_new(item)
     }
 
     async fn get_refresh_token(&self, hash: &str) -> Result<Option<RefreshTokenItem>, StoreError> {
