@@ -128,6 +128,69 @@ pub struct EventTokenArgs {
     pub update_events: bool,
 }
 
+/// One option on the command line: `--name`, `--name=inline`, or a stray word.
+struct Arg {
+    /// As typed.
+    raw: String,
+    /// The option's name (`--port`), without an `=value`.
+    name: String,
+    /// The value given with `=`.
+    inline: Option<String>,
+}
+
+impl Arg {
+    fn is_help(&self) -> bool {
+        self.raw == "-h" || self.raw == "--help"
+    }
+}
+
+/// Reads options one by one, the same way for every subcommand: a value follows its option
+/// (`--port 3000`) or is attached to it (`--port=3000`).
+struct Flags<'a> {
+    args: &'a [String],
+    next: usize,
+}
+
+impl<'a> Flags<'a> {
+    fn new(args: &'a [String]) -> Self {
+        Self { args, next: 0 }
+    }
+
+    fn next_flag(&mut self) -> Option<Arg> {
+        let raw = self.args.get(self.next)?.clone();
+        self.next += 1;
+        let (name, inline) = match raw.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (raw.clone(), None),
+        };
+        Some(Arg { raw, name, inline })
+    }
+
+    /// The value of `arg`: attached, or the next word unless that is an option.
+    fn value(&mut self, arg: &Arg) -> Result<String> {
+        if let Some(v) = &arg.inline {
+            return Ok(v.clone());
+        }
+        match self.args.get(self.next) {
+            Some(v) if !v.starts_with("--") => {
+                self.next += 1;
+                Ok(v.clone())
+            }
+            _ => Err(Error::config(format!("{} needs a value", arg.name))),
+        }
+    }
+
+    /// Every value of `arg`: the attached one and all the words up to the next option.
+    fn values(&mut self, arg: &Arg) -> Vec<String> {
+        let mut items: Vec<String> = arg.inline.iter().cloned().collect();
+        while let Some(v) = self.args.get(self.next).filter(|v| !v.starts_with("--")) {
+            items.push(v.clone());
+            self.next += 1;
+        }
+        items
+    }
+}
+
 /// Parses the options of `seed` or `event-token` (after the subcommand's name).
 fn parse_tool(
     name: &str,
@@ -147,29 +210,13 @@ fn parse_tool(
         update_events: false,
     };
     let is_seed = name == "seed";
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        i += 1;
-        if arg == "-h" || arg == "--help" {
+    let mut flags = Flags::new(args);
+    while let Some(arg) = flags.next_flag() {
+        if arg.is_help() {
             return Ok(Command::Help);
         }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let mut value = || -> Result<String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            match args.get(i) {
-                Some(v) if !v.starts_with("--") => {
-                    i += 1;
-                    Ok(v.clone())
-                }
-                _ => Err(Error::config(format!("{flag} needs a value"))),
-            }
-        };
+        let flag = arg.name.as_str();
+        let mut value = || flags.value(&arg);
         match (is_seed, flag) {
             (_, "--template") => {
                 let v = PathBuf::from(value()?);
@@ -182,7 +229,8 @@ fn parse_tool(
             (false, "--update-events") => token.update_events = true,
             _ => {
                 return Err(Error::config(format!(
-                    "unknown option {arg} for `{name}` (see --help)"
+                    "unknown option {} for `{name}` (see --help)",
+                    arg.raw
                 )));
             }
         }
@@ -254,29 +302,13 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         data_dir: None,
     };
 
-    let mut i = 0;
-    while i < rest.len() {
-        let arg = rest[i].as_str();
-        i += 1;
-        if arg == "-h" || arg == "--help" {
+    let mut flags = Flags::new(rest);
+    while let Some(arg) = flags.next_flag() {
+        if arg.is_help() {
             return Ok(Command::Help);
         }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let mut value = || -> Result<String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            match rest.get(i) {
-                Some(v) if !v.starts_with("--") => {
-                    i += 1;
-                    Ok(v.clone())
-                }
-                _ => Err(Error::config(format!("{flag} needs a value"))),
-            }
-        };
+        let flag = arg.name.as_str();
+        let mut value = || flags.value(&arg);
         match (dynamodb, flag) {
             (_, "--template") => {
                 let v = PathBuf::from(value()?);
@@ -314,11 +346,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
             }
             (false, "--idle-timeout") => serve.timeouts.idle = seconds(flag, &value()?)?,
             (false, "--parameter-overrides") => {
-                let mut items: Vec<String> = inline.iter().cloned().collect();
-                while let Some(v) = rest.get(i).filter(|v| !v.starts_with("--")) {
-                    items.push(v.clone());
-                    i += 1;
-                }
+                let items = flags.values(&arg);
                 if items.is_empty() {
                     return Err(Error::config("--parameter-overrides needs KEY=VALUE items"));
                 }
@@ -329,7 +357,8 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
             _ => {
                 let cmd = if dynamodb { "dynamodb" } else { "serve" };
                 return Err(Error::config(format!(
-                    "unknown option {arg} for `{cmd}` (see --help)"
+                    "unknown option {} for `{cmd}` (see --help)",
+                    arg.raw
                 )));
             }
         }
