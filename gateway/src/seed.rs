@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use shared::auth::Passwords;
 use shared::config::{HashConfig, JwtConfig, MIN_JWT_SECRET_BYTES, SessionConfig};
-use shared::store::{Post, Seeded, Store, User, VoteError};
+use shared::domain::{Email, Post, PostId, StoreError, User, UserId, VoteError};
+use shared::ports::VoteStore;
+use shared::store::{Seeded, Store};
 
 use crate::cli::{EventTokenArgs, SeedArgs, find_template};
 use crate::dynamodb::{client_for_endpoint, ensure_table_from_def, wait_until_ready};
@@ -32,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::template::{ResolveOptions, Template};
 
 /// The fixture user's id (the events' `requestContext.authorizer.user_id`).
-pub const USER_ID: u64 = 1;
+pub const USER_ID: UserId = UserId::new(1);
 /// The fixture user's e-mail (`events/login.json`'s `username`).
 pub const EMAIL: &str = "sam.local@example.com";
 /// The fixture user's password (`events/login.json`), public: development only.
@@ -40,7 +42,7 @@ pub const PASSWORD: &str = "correct-horse-battery";
 /// When the fixture user "signed up" (the events' `requestContext.authorizer.created_at`).
 pub const USER_CREATED_AT: &str = "2026-11-21T04:19:58.123456+00:00";
 /// The fixture post's id (the `{id}` of the `/posts/{id}` events and `vote.json`'s `post_id`).
-pub const POST_ID: u64 = 1;
+pub const POST_ID: PostId = PostId::new(1);
 /// Lifetime of the sample events' token, in years (see the module doc for why so long).
 pub const EVENT_TOKEN_YEARS: u32 = 10;
 /// [`EVENT_TOKEN_YEARS`] in minutes. The authorizer refuses a token that lives longer than its
@@ -60,7 +62,7 @@ const BCRYPT_COST: u32 = 4;
 pub fn user() -> User {
     User {
         id: USER_ID,
-        email: EMAIL.into(),
+        email: Email::from_trusted(EMAIL),
         created_at: USER_CREATED_AT.into(),
     }
 }
@@ -107,7 +109,7 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
     let client = client_for_endpoint(endpoint);
     ensure_table_from_def(&client, def, table).await?;
     let store = Store::new(client, table.clone());
-    let failed = |e: shared::store::StoreError| Error::DynamoDb(format!("seed: {e}"));
+    let failed = |e: StoreError| Error::DynamoDb(format!("seed: {e}"));
 
     let hash = Passwords::new(HashConfig {
         bcrypt_cost: BCRYPT_COST,
@@ -240,7 +242,7 @@ mod tests {
         let claims = dev
             .verify(&token)
             .expect("the authorizer's checks accept it");
-        assert_eq!(claims.user_id, USER_ID);
+        assert_eq!(claims.user_id, USER_ID.get());
         assert!(claims.exp - claims.iat >= u64::from(EVENT_TOKEN_YEARS - 1) * 365 * 24 * 3600);
         // ...and one configured as a deployed stack refuses it: its lifetime is too long.
         let deployed = shared::auth::Jwt::new(&JwtConfig::new(key, 30));

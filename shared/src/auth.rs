@@ -2,6 +2,7 @@
 //! password hashing (bcrypt).
 
 use crate::config::{HashConfig, JwtConfig};
+use crate::domain::PasswordHash;
 use crate::error::ApiError;
 use crate::validate::MAX_PASSWORD_BYTES;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -79,8 +80,9 @@ impl Jwt {
     }
 
     /// Issues a token for `user_id`, valid for the configured lifetime.
-    pub fn issue(&self, user_id: u64) -> Result<String, ApiError> {
+    pub fn issue(&self, user: crate::domain::UserId) -> Result<String, ApiError> {
         let now = unix_now();
+        let user_id = user.get();
         let claims = Claims {
             user_id,
             sub: user_id.to_string(),
@@ -211,7 +213,7 @@ pub struct Passwords {
     /// A real hash of a random password at the same cost, verified against when the e-mail is
     /// unknown, so that answer takes as long as a wrong password (no hint which e-mails exist).
     /// Only login needs it ([`Passwords::for_login`]); sign-up's cold start skips the work.
-    dummy_hash: Option<String>,
+    dummy_hash: Option<PasswordHash>,
 }
 
 impl Passwords {
@@ -233,26 +235,32 @@ impl Passwords {
         let dummy_hash = blocking(move || bcrypt::hash(dummy, cost)).await?;
         Ok(Self {
             cost,
-            dummy_hash: Some(dummy_hash),
+            dummy_hash: Some(PasswordHash::new(dummy_hash)),
         })
     }
 
     /// Hashes a new password. bcrypt reads at most 72 bytes, so anything longer is refused
     /// here rather than silently cut (`bcrypt::non_truncating_hash` would also refuse exactly
     /// 72 bytes, which loses nothing and which the contract accepts).
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<PasswordHash, ApiError> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(ApiError::internal(
                 "refusing to hash a password over 72 bytes",
             ));
         }
         let cost = self.cost;
-        blocking(move || bcrypt::hash(password, cost)).await
+        blocking(move || bcrypt::hash(password, cost))
+            .await
+            .map(PasswordHash::new)
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there is no account,
     /// so both failures cost the same. Returns true only for a real match.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<PasswordHash>,
+    ) -> Result<bool, ApiError> {
         let known = hash.is_some();
         let hash = match (hash, &self.dummy_hash) {
             (Some(h), _) => h,
@@ -264,7 +272,7 @@ impl Passwords {
         // A password bcrypt would truncate can never match: compare it anyway (for timing)
         // but refuse the result.
         let too_long = password.len() > MAX_PASSWORD_BYTES;
-        let matched = blocking(move || bcrypt::verify(password, &hash))
+        let matched = blocking(move || bcrypt::verify(password, hash.as_str()))
             .await
             .unwrap_or(false);
         Ok(known && matched && !too_long)
@@ -285,6 +293,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::UserId;
     use jsonwebtoken::EncodingKey;
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-test";
@@ -335,7 +344,7 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_and_carries_every_claim() {
         let j = jwt();
-        let token = j.issue(42).unwrap();
+        let token = j.issue(UserId::new(42)).unwrap();
         let claims = j.verify(&token).unwrap();
         assert_eq!(claims.user_id, 42);
         assert_eq!(claims.sub, "42");
@@ -347,7 +356,10 @@ mod tests {
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(header.alg, Algorithm::HS256);
         // Every token has its own id.
-        assert_ne!(j.verify(&j.issue(42).unwrap()).unwrap().jti, claims.jti);
+        assert_ne!(
+            j.verify(&j.issue(UserId::new(42)).unwrap()).unwrap().jti,
+            claims.jti
+        );
     }
 
     #[test]
@@ -403,7 +415,7 @@ mod tests {
             issuer: "staging-login".into(),
             ..JwtConfig::new(KEY.to_vec(), 30)
         });
-        assert!(j.verify(&other.issue(1).unwrap()).is_err());
+        assert!(j.verify(&other.issue(UserId::new(1)).unwrap()).is_err());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The HTTP edge: reading requests, building answers, and the Lambda entry point.
 
 use crate::config::{ConfigError, HttpConfig};
+use crate::domain::{Email, User, UserId};
 use crate::error::ApiError;
 use crate::ids::MAX_ID;
-use crate::store::User;
 use lambda_http::service_fn;
 use serde::Serialize;
 use std::future::Future;
@@ -240,11 +240,9 @@ pub fn query_str(req: &Request, name: &str) -> Option<String> {
 /// them: defence in depth, should a route ever be wired to another authorizer.
 pub fn caller(req: &Request) -> Result<User, ApiError> {
     if crate::auth::single_authorization(req.headers()).is_err() {
-        return Err(ApiError::Unauthorized(
-            "Could not validate credentials".into(),
-        ));
+        return Err(crate::answers::invalid_token());
     }
-    let unauthenticated = || ApiError::Unauthorized("Not authenticated".into());
+    let unauthenticated = crate::answers::not_authenticated;
     let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() else {
         return Err(unauthenticated());
     };
@@ -261,8 +259,8 @@ pub fn caller(req: &Request) -> Result<User, ApiError> {
         .filter(|id| *id > 0)
         .ok_or_else(unauthenticated)?;
     Ok(User {
-        id,
-        email: text("email").ok_or_else(unauthenticated)?,
+        id: UserId::new(id),
+        email: Email::from_trusted(text("email").ok_or_else(unauthenticated)?),
         created_at: text("created_at").ok_or_else(unauthenticated)?,
     })
 }
@@ -315,7 +313,7 @@ mod tests {
     fn the_caller_is_read_from_the_authorizer_context() {
         let event = keep_repeated_headers(protected_event(&["Bearer a"]));
         let req = Request::from(event.payload);
-        assert_eq!(caller(&req).unwrap().id, 7);
+        assert_eq!(caller(&req).unwrap().id, UserId::new(7));
     }
 
     #[test]

@@ -8,19 +8,29 @@
 //! - [`form`]: HTML form bodies (url-encoded or multipart) read by their `Content-Type`.
 //! - [`auth`]: JWT issue/verify (HS256 only, every claim checked), refresh tokens, and bcrypt
 //!   hashing off the async executor.
-//! - [`store`]: the DynamoDB store; its key design is in `docs/data-model.md`.
+//! - [`domain`]: users, posts, votes, the id and e-mail newtypes, and each store outcome.
+//! - [`ports`]: the store as handlers see it, one small trait per aggregate.
+//! - [`answers`]: every contract `detail` string, and each store outcome mapped to an answer.
+//! - [`store`]: the DynamoDB store (implements every port); its key design is in
+//!   `docs/data-model.md`.
+//! - `memory` (feature `memory`): an in-memory store for handler unit tests.
 //! - [`session`]: the token pairs (access + refresh) that login and refresh answer.
 //! - [`openapi`]: the error answers and names that every handler's OpenAPI annotation shares.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
 
+pub mod answers;
 pub mod auth;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod form;
 pub mod http;
 pub mod ids;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
 pub mod models;
 pub mod openapi;
+pub mod ports;
 pub mod session;
 pub mod store;
 pub mod time;

@@ -2,9 +2,9 @@
 //! [`crate::store`]: a request type has no `id`/`owner_id`/`votes` for a client to set, and a
 //! response type has no password hash to leak.
 
+use crate::domain::{Email, Post, PostId, User};
 use crate::error::{ApiError, FieldError};
 use crate::ids::MAX_ID;
-use crate::store::{Post, User};
 use crate::validate::{JsonFields, check_password, normalize_email};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -25,8 +25,8 @@ pub const MAX_CONTENT_CHARS: usize = 10_000;
 #[schema(as = UserCreate)]
 pub struct NewUser {
     /// A valid e-mail address; stored with its domain lower-cased, the local part as typed.
-    #[schema(format = Email, example = "ann@example.com")]
-    pub email: String,
+    #[schema(value_type = String, format = Email, example = "ann@example.com")]
+    pub email: Email,
     /// 8 characters at least and 72 bytes (UTF-8) at most: bcrypt's limit, never truncated.
     /// (JSON Schema counts characters: `maxLength` 72 is the bound for ASCII; a password with
     /// wider characters reaches 72 bytes sooner.)
@@ -38,19 +38,17 @@ impl NewUser {
     /// Validates a sign-up body.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let mut f = JsonFields::parse(body)?;
-        let email = f
-            .string("email")
-            .and_then(|raw| match normalize_email(&raw) {
-                Ok(e) => Some(e),
-                Err(reason) => {
-                    f.error(
-                        "email",
-                        "value_error",
-                        format!("value is not a valid email address: {reason}"),
-                    );
-                    None
-                }
-            });
+        let email = f.string("email").and_then(|raw| match Email::parse(&raw) {
+            Ok(e) => Some(e),
+            Err(reason) => {
+                f.error(
+                    "email",
+                    "value_error",
+                    format!("value is not a valid email address: {reason}"),
+                );
+                None
+            }
+        });
         let password = f.string("password").and_then(|p| match check_password(&p) {
             Ok(()) => Some(p),
             Err((kind, msg)) => {
@@ -275,8 +273,8 @@ pub enum VoteDir {
 #[schema(as = Vote)]
 pub struct VoteRequest {
     /// The post voted on.
-    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
-    pub post_id: u64,
+    #[schema(value_type = u64, minimum = 1, maximum = 9007199254740991_u64)]
+    pub post_id: PostId,
     /// `1` adds the caller's vote, `0` removes it.
     #[schema(value_type = u8, minimum = 0, maximum = 1)]
     pub dir: VoteDir,
@@ -287,7 +285,7 @@ impl VoteRequest {
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let mut f = JsonFields::parse(body)?;
         let post_id = f.int("post_id").and_then(|n| match u64::try_from(n) {
-            Ok(id) if (1..=MAX_ID).contains(&id) => Some(id),
+            Ok(id) if (1..=MAX_ID).contains(&id) => Some(PostId::new(id)),
             _ => {
                 f.error("post_id", "greater_than", "Input should be greater than 0");
                 None
@@ -326,8 +324,8 @@ pub struct UserOut {
 impl From<&User> for UserOut {
     fn from(u: &User) -> Self {
         Self {
-            id: u.id,
-            email: u.email.clone(),
+            id: u.id.get(),
+            email: u.email.to_string(),
             created_at: u.created_at.clone(),
         }
     }
@@ -363,9 +361,9 @@ impl From<&Post> for PostJson {
             title: p.title.clone(),
             content: p.content.clone(),
             published: p.published,
-            id: p.id,
+            id: p.id.get(),
             created_at: p.created_at.clone(),
-            owner_id: p.owner.id,
+            owner_id: p.owner.id.get(),
             owner: UserOut::from(&p.owner),
         }
     }
@@ -498,14 +496,14 @@ mod tests {
         assert_eq!(
             VoteRequest::from_json(br#"{"post_id":7.0,"dir":1e0}"#).unwrap(),
             VoteRequest {
-                post_id: 7,
+                post_id: PostId::new(7),
                 dir: VoteDir::Add
             }
         );
         assert_eq!(
             VoteRequest::from_json(br#"{"post_id":7,"dir":0}"#).unwrap(),
             VoteRequest {
-                post_id: 7,
+                post_id: PostId::new(7),
                 dir: VoteDir::Remove
             }
         );

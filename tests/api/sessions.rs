@@ -238,26 +238,26 @@ async fn an_expired_refresh_token_is_401() {
         refresh_expire_minutes: 7 * 24 * 60,
         session_max_minutes: 30 * 24 * 60,
     };
-    store
-        .create_session(
-            user.id,
-            &shared::auth::refresh_token_hash(&token),
-            eight_days_ago,
-            &config,
-        )
-        .await
-        .expect("write an old session");
+    shared::ports::SessionStore::create_session(
+        &store,
+        shared::domain::UserId::new(user.id),
+        &shared::auth::refresh_token_hash(&token),
+        eight_days_ago,
+        &config,
+    )
+    .await
+    .expect("write an old session");
     refresh(&api, &token).await.expect_401(REFUSED);
     // The same, written as of now, works: only its age made the difference.
     let fresh = shared::auth::new_refresh_token();
-    store
-        .create_session(
-            user.id,
-            &shared::auth::refresh_token_hash(&fresh),
-            shared::auth::unix_now(),
-            &config,
-        )
-        .await
-        .expect("write a session");
+    shared::ports::SessionStore::create_session(
+        &store,
+        shared::domain::UserId::new(user.id),
+        &shared::auth::refresh_token_hash(&fresh),
+        shared::auth::unix_now(),
+        &config,
+    )
+    .await
+    .expect("write a session");
     refresh(&api, &fresh).await.expect(200);
 }

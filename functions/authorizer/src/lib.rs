@@ -23,12 +23,22 @@ use aws_lambda_events::http::header::AUTHORIZATION;
 use serde::Serialize;
 use shared::auth::{Jwt, bearer_token, single_authorization};
 use shared::config::JwtConfig;
+use shared::domain::UserId;
+use shared::ports::UserStore;
 use shared::store::Store;
 
-/// What the authorizer keeps between invocations.
-pub struct State {
+/// What the authorizer keeps between invocations: the JWT keys and the user store (DynamoDB
+/// in the function, the in-memory store in unit tests).
+pub struct State<S = Store> {
     jwt: Jwt,
-    store: Store,
+    store: S,
+}
+
+impl<S> State<S> {
+    /// A state over any user store.
+    pub fn new(jwt: Jwt, store: S) -> Self {
+        Self { jwt, store }
+    }
 }
 
 impl State {
@@ -160,7 +170,7 @@ fn authorization_header(
 
 /// Decides one request. The reason for a denial is logged (never the token itself).
 pub async fn authorize(
-    state: &State,
+    state: &State<impl UserStore>,
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
 ) -> Result<AuthorizerResponse, AuthorizerError> {
     let method_arn = event.method_arn.clone().unwrap_or_default();
@@ -180,14 +190,14 @@ pub async fn authorize(
             return Ok(deny());
         }
     };
-    match state.store.get_user(claims.user_id).await {
+    match state.store.get_user(UserId::new(claims.user_id)).await {
         Ok(Some(user)) => Ok(policy(
             user.id.to_string(),
             "Allow",
             &method_arn,
             Some(CallerContext {
                 user_id: user.id.to_string(),
-                email: user.email,
+                email: user.email.to_string(),
                 created_at: user.created_at,
             }),
         )),

@@ -1,10 +1,11 @@
 //! `POST /posts`.
 
 use shared::ApiError;
+use shared::domain::PostDraft;
 use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body};
 use shared::models::{NewPost, PostJson};
 use shared::openapi::{TAG_POSTS, Unauthorized, Unavailable, ValidationFailed};
-use shared::store::Store;
+use shared::ports::PostStore;
 
 /// 201 with the new post, owned by the caller (one conditional PutItem). The owner's e-mail
 /// and creation time come from the authorizer context, so no user read is needed.
@@ -24,11 +25,18 @@ use shared::store::Store;
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Body>, ApiError> {
     let owner = caller(&req)?;
     let new = NewPost::from_json(json_body(&req)?)?;
     let post = store
-        .create_post(&owner, new.title, new.content, new.published)
+        .create_post(
+            &owner,
+            PostDraft {
+                title: new.title,
+                content: new.content,
+                published: new.published,
+            },
+        )
         .await?;
     json(StatusCode::CREATED, &PostJson::from(&post))
 }

@@ -3,15 +3,18 @@
 use shared::ApiError;
 use shared::auth::Passwords;
 use shared::config::{HashConfig, LoginLimitsConfig};
+use shared::domain::{Email, SignUpError, User};
 use shared::error::HttpError;
 use shared::http::{Body, LambdaError, Request, Response, StatusCode, json, json_body, source_ip};
 use shared::models::{NewUser, UserOut};
 use shared::openapi::{TAG_USERS, Unavailable, ValidationFailed};
-use shared::store::{CreateUserError, LoginAttempt, LoginGate, Store, User};
+use shared::ports::{LoginLimitStore, UserStore};
+use shared::store::{LoginAttempt, LoginGate, Store};
 
-/// What the function keeps between requests.
-pub struct State {
-    store: Store,
+/// What the function keeps between requests (the store is DynamoDB in the function, the
+/// in-memory store in unit tests).
+pub struct State<S = Store> {
+    store: S,
     passwords: Passwords,
     limits: LoginLimitsConfig,
 }
@@ -26,13 +29,15 @@ impl State {
             limits: LoginLimitsConfig::from_env()?,
         })
     }
+}
 
-    /// State over an existing store (tests, the local gateway), with the default limits.
-    pub fn new(store: Store, passwords: Passwords) -> Self {
+impl<S> State<S> {
+    /// State over any store (tests, the local gateway).
+    pub fn new(store: S, passwords: Passwords, limits: LoginLimitsConfig) -> Self {
         Self {
             store,
             passwords,
-            limits: LoginLimitsConfig::default(),
+            limits,
         }
     }
 }
@@ -60,29 +65,27 @@ impl State {
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: UserStore + LoginLimitStore>(
+    state: &State<S>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     let new = NewUser::from_json(json_body(&req)?)?;
     let hash = state.passwords.hash(new.password.clone()).await?;
     let user = match state.store.create_user(&new.email, &hash).await {
         Ok(user) => {
-            tracing::info!(user_id = user.id, "user created");
+            tracing::info!(user_id = %user.id, "user created");
             user
         }
-        Err(CreateUserError::EmailTaken) => {
-            match replayed(state, &new.email, new.password, source_ip(&req)).await? {
+        Err(SignUpError::EmailTaken(email)) => {
+            match replayed(state, &email, new.password, source_ip(&req)).await? {
                 Some(user) => {
-                    tracing::info!(user_id = user.id, "sign-up repeated: answered as the first");
+                    tracing::info!(user_id = %user.id, "sign-up repeated: answered as the first");
                     user
                 }
-                None => {
-                    return Err(ApiError::Conflict(format!(
-                        "User with email: {} already exists",
-                        new.email
-                    )));
-                }
+                None => return Err(SignUpError::EmailTaken(email).into()),
             }
         }
-        Err(CreateUserError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
     };
     json(StatusCode::CREATED, &UserOut::from(&user))
 }
@@ -103,16 +106,16 @@ pub const REPLAY_WINDOW: time::Duration = time::Duration::minutes(10);
 /// Checking the password makes this a login attempt, so it goes through the same failed-login
 /// counters as `POST /login` (counted before bcrypt runs; a closed gate is a plain 409 without
 /// any check): otherwise sign-up would be an unlimited password oracle for its window.
-async fn replayed(
-    state: &State,
-    email: &str,
+async fn replayed<S: UserStore + LoginLimitStore>(
+    state: &State<S>,
+    email: &Email,
     password: String,
     source_ip: Option<&str>,
 ) -> Result<Option<User>, ApiError> {
     let Some(credential) = state.store.get_credential(email).await? else {
         return Ok(None);
     };
-    let attempt = LoginAttempt::now(email, source_ip, state.limits.window_secs);
+    let attempt = LoginAttempt::now(email.as_str(), source_ip, state.limits.window_secs);
     let gate = state
         .store
         .check_login_limits(&state.limits, &attempt)

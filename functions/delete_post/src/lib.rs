@@ -1,11 +1,12 @@
 //! `DELETE /posts/{id}`.
 
 use shared::ApiError;
+use shared::domain::PostId;
 use shared::http::{Body, Request, Response, caller, no_content, path_id};
 use shared::openapi::{
     NoSuchPost, NotYours, TAG_POSTS, Unauthorized, Unavailable, ValidationFailed,
 };
-use shared::store::Store;
+use shared::ports::PostStore;
 
 /// 204 with an empty body; the post's votes go with it. 404 (checked first) or 403.
 #[utoipa::path(
@@ -26,12 +27,9 @@ use shared::store::Store;
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
-    let id = path_id(&req, "id")?;
-    store
-        .delete_post(id, me.id)
-        .await
-        .map_err(|e| e.answer(id))?;
+    let id = PostId::new(path_id(&req, "id")?);
+    store.delete_post(id, me.id).await?;
     no_content()
 }

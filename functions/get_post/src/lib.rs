@@ -1,11 +1,13 @@
 //! `GET /posts/{id}`.
 
 use shared::ApiError;
+use shared::answers::post_not_found;
+use shared::domain::PostId;
 use shared::error::HttpError;
 use shared::http::{Body, Request, Response, StatusCode, caller, json, path_id};
 use shared::models::PostOut;
 use shared::openapi::{TAG_POSTS, Unauthorized, Unavailable, ValidationFailed};
-use shared::store::Store;
+use shared::ports::PostStore;
 
 /// 200 with `{"Post": ..., "votes": n}` (one GetItem), or 404.
 #[utoipa::path(
@@ -25,12 +27,12 @@ use shared::store::Store;
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Body>, ApiError> {
     caller(&req)?;
-    let id = path_id(&req, "id")?;
+    let id = PostId::new(path_id(&req, "id")?);
     let post = store
         .get_post(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("post with id: {id} was not found")))?;
+        .ok_or_else(|| post_not_found(id))?;
     json(StatusCode::OK, &PostOut::from(&post))
 }

@@ -1,11 +1,13 @@
 //! `GET /users/{id}`.
 
 use shared::ApiError;
+use shared::answers::user_not_found;
+use shared::domain::UserId;
 use shared::error::HttpError;
 use shared::http::{Body, Request, Response, StatusCode, json, path_id};
 use shared::models::UserOut;
 use shared::openapi::{TAG_USERS, Unavailable, ValidationFailed};
-use shared::store::Store;
+use shared::ports::UserStore;
 
 /// 200 with the user (one GetItem), 404 when there is none, 422 for a bad id.
 #[utoipa::path(
@@ -23,11 +25,11 @@ use shared::store::Store;
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
-    let id = path_id(&req, "id")?;
+pub async fn handle(store: &impl UserStore, req: Request) -> Result<Response<Body>, ApiError> {
+    let id = UserId::new(path_id(&req, "id")?);
     let user = store
         .get_user(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("User with id: {id} does not exist")))?;
+        .ok_or_else(|| user_not_found(id))?;
     json(StatusCode::OK, &UserOut::from(&user))
 }

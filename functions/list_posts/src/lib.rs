@@ -4,7 +4,7 @@ use shared::ApiError;
 use shared::http::{Body, Request, Response, StatusCode, caller, json, query_int, query_str};
 use shared::models::PostOut;
 use shared::openapi::{TAG_POSTS, Unauthorized, Unavailable, ValidationFailed};
-use shared::store::Store;
+use shared::ports::PostStore;
 
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: i64 = 100;
@@ -31,7 +31,7 @@ pub const MAX_LIMIT: i64 = 100;
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Body>, ApiError> {
     caller(&req)?;
     let limit = query_int(&req, "limit", 10, 0, MAX_LIMIT)?;
     let skip = query_int(&req, "skip", 0, 0, i64::from(i32::MAX))?;

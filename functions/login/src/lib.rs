@@ -1,20 +1,23 @@
 //! `POST /login`: the OAuth2 password form in, an access token (and a refresh token) out.
 
 use shared::ApiError;
+use shared::answers::{invalid_credentials, too_many_failed_logins};
 use shared::auth::{Jwt, Passwords, new_refresh_token, refresh_token_hash, unix_now};
 use shared::config::{HashConfig, JwtConfig, LoginLimitsConfig, SessionConfig};
+use shared::domain::Email;
 use shared::error::HttpError;
 use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json, source_ip};
 use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
+use shared::ports::{LoginLimitStore, SessionStore, UserStore};
 use shared::session;
 use shared::store::{LoginAttempt, LoginGate, Store};
-use shared::validate::normalize_email;
 
-/// What the function keeps between requests.
-pub struct State {
-    store: Store,
+/// What the function keeps between requests (the store is DynamoDB in the function, the
+/// in-memory store in unit tests).
+pub struct State<S = Store> {
+    store: S,
     passwords: Passwords,
     jwt: Jwt,
     limits: LoginLimitsConfig,
@@ -33,6 +36,25 @@ impl State {
             limits: LoginLimitsConfig::from_env()?,
             sessions: SessionConfig::from_env()?,
         })
+    }
+}
+
+impl<S> State<S> {
+    /// State over any store and settings (tests, the local gateway).
+    pub fn new(
+        store: S,
+        passwords: Passwords,
+        jwt: Jwt,
+        limits: LoginLimitsConfig,
+        sessions: SessionConfig,
+    ) -> Self {
+        Self {
+            store,
+            passwords,
+            jwt,
+            limits,
+            sessions,
+        }
     }
 }
 
@@ -68,7 +90,10 @@ impl State {
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: UserStore + LoginLimitStore + SessionStore>(
+    state: &State<S>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     let content_type = req
         .headers()
         .get("content-type")
@@ -80,14 +105,11 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
         .check_login_limits(&state.limits, &attempt)
         .await?;
     if let LoginGate::Closed { retry_after_secs } = gate {
-        return Err(ApiError::TooManyRequests {
-            detail: TOO_MANY_FAILED_LOGINS.into(),
-            retry_after_secs,
-        });
+        return Err(too_many_failed_logins(retry_after_secs));
     }
     // Sign-up stores only valid addresses (at most 254 bytes), so anything else is no account:
     // no lookup (DynamoDB refuses a key over 2,048 bytes), but the same dummy bcrypt verify.
-    let credential = match normalize_email(&form.username) {
+    let credential = match Email::parse(&form.username) {
         Ok(email) => state.store.get_credential(&email).await?,
         Err(_) => None,
     };
@@ -113,9 +135,6 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
             let tokens = session::tokens(&state.jwt, refresh_token, &session.await?)?;
             json(StatusCode::OK, &tokens)
         }
-        _ => Err(ApiError::Forbidden("Invalid Credentials".into())),
+        _ => Err(invalid_credentials()),
     }
 }
-
-/// The `detail` of a login refused by the failed-login limits.
-pub const TOO_MANY_FAILED_LOGINS: &str = "Too many failed logins: try again later";

@@ -12,7 +12,7 @@ use shared::auth::{refresh_token_hash, unix_now};
 use shared::http::{Body, Request, Response, json_body, no_content};
 use shared::models::RefreshTokenRequest;
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
-use shared::store::Store;
+use shared::ports::SessionStore;
 
 /// One consistent GetItem of the token (by its SHA-256), and when it exists one UpdateItem
 /// that marks its session revoked. 204 in every case: logging out twice, or with an unknown or
@@ -31,7 +31,7 @@ use shared::store::Store;
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl SessionStore, req: Request) -> Result<Response<Body>, ApiError> {
     let request = RefreshTokenRequest::from_json(json_body(&req)?)?;
     let hash = refresh_token_hash(&request.refresh_token);
     if store.revoke_session(&hash, unix_now()).await? {

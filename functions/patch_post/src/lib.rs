@@ -1,12 +1,13 @@
 //! `PATCH /posts/{id}`: partial update of a post of the caller's.
 
 use shared::ApiError;
+use shared::domain::{PostChanges, PostId};
 use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body, path_id};
 use shared::models::{PostJson, PostPatch};
 use shared::openapi::{
     NoSuchPost, NotYours, TAG_POSTS, Unauthorized, Unavailable, ValidationFailed,
 };
-use shared::store::{PostChanges, Store};
+use shared::ports::PostStore;
 
 /// Changes any subset of title, content and published; the rest stays. Errors as for PUT.
 #[utoipa::path(
@@ -28,18 +29,15 @@ use shared::store::{PostChanges, Store};
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
-    let id = path_id(&req, "id")?;
+    let id = PostId::new(path_id(&req, "id")?);
     let patch = PostPatch::from_json(json_body(&req)?)?;
     let changes = PostChanges {
         title: patch.title,
         content: patch.content,
         published: patch.published,
     };
-    let post = store
-        .update_post(id, me.id, changes)
-        .await
-        .map_err(|e| e.answer(id))?;
+    let post = store.update_post(id, me.id, changes).await?;
     json(StatusCode::OK, &PostJson::from(&post))
 }

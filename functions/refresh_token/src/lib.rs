@@ -13,12 +13,13 @@ use shared::error::HttpError;
 use shared::http::{Body, LambdaError, Request, Response, StatusCode, json, json_body};
 use shared::models::{RefreshTokenRequest, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
+use shared::ports::SessionStore;
 use shared::session;
 use shared::store::Store;
 
 /// What the function keeps between requests.
-pub struct State {
-    store: Store,
+pub struct State<S = Store> {
+    store: S,
     jwt: Jwt,
     sessions: SessionConfig,
 }
@@ -32,6 +33,17 @@ impl State {
             jwt: Jwt::new(&JwtConfig::from_env()?),
             sessions: SessionConfig::from_env()?,
         })
+    }
+}
+
+impl<S> State<S> {
+    /// State over any store and settings (tests, the local gateway).
+    pub fn new(store: S, jwt: Jwt, sessions: SessionConfig) -> Self {
+        Self {
+            store,
+            jwt,
+            sessions,
+        }
     }
 }
 
@@ -56,7 +68,10 @@ impl State {
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    state: &State<impl SessionStore>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     let request = RefreshTokenRequest::from_json(json_body(&req)?)?;
     let next = new_refresh_token();
     let grant = state
@@ -67,7 +82,6 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, ApiEr
             unix_now(),
             u64::from(state.sessions.refresh_expire_minutes) * 60,
         )
-        .await
-        .map_err(session::refused)?;
+        .await?;
     json(StatusCode::OK, &session::tokens(&state.jwt, next, &grant)?)
 }

@@ -1,12 +1,13 @@
 //! `PUT /posts/{id}`: full replacement of a post of the caller's.
 
 use shared::ApiError;
+use shared::domain::{PostChanges, PostId};
 use shared::http::{Body, Request, Response, StatusCode, caller, json, json_body, path_id};
 use shared::models::{NewPost, PostJson};
 use shared::openapi::{
     NoSuchPost, NotYours, TAG_POSTS, Unauthorized, Unavailable, ValidationFailed,
 };
-use shared::store::{PostChanges, Store};
+use shared::ports::PostStore;
 
 /// Replaces title, content and published (default true); id, created_at and owner stay.
 /// 404 (checked first) or 403 when it is not the caller's.
@@ -29,18 +30,15 @@ use shared::store::{PostChanges, Store};
         (status = 503, response = Unavailable),
     ),
 )]
-pub async fn handle(store: &Store, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Body>, ApiError> {
     let me = caller(&req)?;
-    let id = path_id(&req, "id")?;
+    let id = PostId::new(path_id(&req, "id")?);
     let new = NewPost::from_json(json_body(&req)?)?;
     let changes = PostChanges {
         title: Some(new.title),
         content: Some(new.content),
         published: Some(new.published),
     };
-    let post = store
-        .update_post(id, me.id, changes)
-        .await
-        .map_err(|e| e.answer(id))?;
+    let post = store.update_post(id, me.id, changes).await?;
     json(StatusCode::OK, &PostJson::from(&post))
 }

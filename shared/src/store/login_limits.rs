@@ -26,8 +26,10 @@
 //! attempt (429) neither reads the credential nor runs bcrypt: the 429 says nothing about which
 //! e-mails exist, in its answer or in its timing.
 
-use super::{Store, StoreError, classify, is_conditional_failure, key, n};
+use super::{Store, classify, is_conditional_failure, key, n};
 use crate::config::LoginLimitsConfig;
+use crate::domain::StoreError;
+use crate::ports::LoginLimitStore;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -47,11 +49,11 @@ const EXPIRES_AT: &str = "expires_at";
 /// One login attempt as the limits see it: which account, from where, in which window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginAttempt {
-    account: String,
-    source: String,
-    window: u64,
-    window_end: u64,
-    now: u64,
+    pub(crate) account: String,
+    pub(crate) source: String,
+    pub(crate) window: u64,
+    pub(crate) window_end: u64,
+    pub(crate) now: u64,
 }
 
 impl LoginAttempt {
@@ -81,25 +83,25 @@ impl LoginAttempt {
         self.window_end.saturating_sub(self.now).max(1)
     }
 
-    fn account_pk(&self) -> String {
+    pub(crate) fn account_pk(&self) -> String {
         format!("LOGIN#ACCOUNT#{}", self.account)
     }
-    fn pair(&self) -> (String, String) {
+    pub(crate) fn pair(&self) -> (String, String) {
         (
             self.account_pk(),
             format!("FAILS#{}#SOURCE#{}", self.window, self.source),
         )
     }
-    fn account_total(&self) -> (String, String) {
+    pub(crate) fn account_total(&self) -> (String, String) {
         (self.account_pk(), format!("FAILS#{}", self.window))
     }
-    fn source_total(&self) -> (String, String) {
+    pub(crate) fn source_total(&self) -> (String, String) {
         (
             format!("LOGIN#SOURCE#{}", self.source),
             format!("FAILS#{}", self.window),
         )
     }
-    fn known_source(&self) -> (String, String) {
+    pub(crate) fn known_source(&self) -> (String, String) {
         (self.account_pk(), format!("KNOWN#SOURCE#{}", self.source))
     }
 }
@@ -143,89 +145,11 @@ fn source_key(ip: Option<&str>) -> String {
 }
 
 /// True when a counter at `count` is past `limit` (0 = no limit).
-fn over(limit: u64, count: u64) -> bool {
+pub(crate) fn over(limit: u64, count: u64) -> bool {
     limit > 0 && count > limit
 }
 
 impl Store {
-    /// Counts `attempt` against the login limits and says whether it may go on.
-    ///
-    /// One `UpdateItem` per counter: account + source and source (together), then, only when
-    /// both are under their limits, the account's total; when that is over its limit, one
-    /// `GetItem` tells whether the source is known for the account (known sources go on).
-    /// An attempt refused by the first two never counts against the account's total, so one
-    /// source cannot close an account to others.
-    pub async fn check_login_limits(
-        &self,
-        limits: &LoginLimitsConfig,
-        attempt: &LoginAttempt,
-    ) -> Result<LoginGate, StoreError> {
-        let closed = LoginGate::Closed {
-            retry_after_secs: attempt.retry_after_secs(),
-        };
-        let (pair, source) = tokio::join!(
-            self.count_login_failure(limits.per_account_source, attempt.pair(), attempt),
-            self.count_login_failure(limits.per_source, attempt.source_total(), attempt),
-        );
-        if over(limits.per_account_source, pair?) || over(limits.per_source, source?) {
-            return Ok(closed);
-        }
-        let account = self
-            .count_login_failure(limits.per_account, attempt.account_total(), attempt)
-            .await?;
-        if over(limits.per_account, account) && !self.is_known_login_source(attempt).await? {
-            return Ok(closed);
-        }
-        Ok(LoginGate::Open)
-    }
-
-    /// After a successful login: clears the account + source counter, takes the attempt back
-    /// from the two totals (a success is no failure), and remembers the source as known for
-    /// the account for [`KNOWN_SOURCE_SECS`]. One write per counter, all at once.
-    pub async fn record_login_success(
-        &self,
-        limits: &LoginLimitsConfig,
-        attempt: &LoginAttempt,
-    ) -> Result<(), StoreError> {
-        let reset = async {
-            if limits.per_account_source == 0 {
-                return Ok(());
-            }
-            let (pk, sk) = attempt.pair();
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key(pk, &sk)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(classify)
-        };
-        let remember = async {
-            if limits.per_account == 0 {
-                return Ok(());
-            }
-            let (pk, sk) = attempt.known_source();
-            let mut item = key(pk, &sk);
-            item.insert(EXPIRES_AT.into(), n(attempt.now + KNOWN_SOURCE_SECS));
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(classify)
-        };
-        let (a, b, c, d) = tokio::join!(
-            reset,
-            self.take_back_login_attempt(limits.per_source, attempt.source_total()),
-            self.take_back_login_attempt(limits.per_account, attempt.account_total()),
-            remember,
-        );
-        a.and(b).and(c).and(d)
-    }
-
     /// `ADD failures 1` on one counter (creating it with its window's `expires_at`); the new
     /// count. Nothing is written for a limit that is off.
     async fn count_login_failure(
@@ -308,6 +232,86 @@ impl Store {
             .and_then(|v: &AttributeValue| v.as_n().ok())
             .and_then(|v| v.parse::<u64>().ok());
         Ok(expires_at.is_some_and(|t| t > attempt.now))
+    }
+}
+
+impl LoginLimitStore for Store {
+    /// Counts `attempt` against the login limits and says whether it may go on.
+    ///
+    /// One `UpdateItem` per counter: account + source and source (together), then, only when
+    /// both are under their limits, the account's total; when that is over its limit, one
+    /// `GetItem` tells whether the source is known for the account (known sources go on).
+    /// An attempt refused by the first two never counts against the account's total, so one
+    /// source cannot close an account to others.
+    async fn check_login_limits(
+        &self,
+        limits: &LoginLimitsConfig,
+        attempt: &LoginAttempt,
+    ) -> Result<LoginGate, StoreError> {
+        let closed = LoginGate::Closed {
+            retry_after_secs: attempt.retry_after_secs(),
+        };
+        let (pair, source) = tokio::join!(
+            self.count_login_failure(limits.per_account_source, attempt.pair(), attempt),
+            self.count_login_failure(limits.per_source, attempt.source_total(), attempt),
+        );
+        if over(limits.per_account_source, pair?) || over(limits.per_source, source?) {
+            return Ok(closed);
+        }
+        let account = self
+            .count_login_failure(limits.per_account, attempt.account_total(), attempt)
+            .await?;
+        if over(limits.per_account, account) && !self.is_known_login_source(attempt).await? {
+            return Ok(closed);
+        }
+        Ok(LoginGate::Open)
+    }
+
+    /// After a successful login: clears the account + source counter, takes the attempt back
+    /// from the two totals (a success is no failure), and remembers the source as known for
+    /// the account for [`KNOWN_SOURCE_SECS`]. One write per counter, all at once.
+    async fn record_login_success(
+        &self,
+        limits: &LoginLimitsConfig,
+        attempt: &LoginAttempt,
+    ) -> Result<(), StoreError> {
+        let reset = async {
+            if limits.per_account_source == 0 {
+                return Ok(());
+            }
+            let (pk, sk) = attempt.pair();
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, &sk)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        };
+        let remember = async {
+            if limits.per_account == 0 {
+                return Ok(());
+            }
+            let (pk, sk) = attempt.known_source();
+            let mut item = key(pk, &sk);
+            item.insert(EXPIRES_AT.into(), n(attempt.now + KNOWN_SOURCE_SECS));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        };
+        let (a, b, c, d) = tokio::join!(
+            reset,
+            self.take_back_login_attempt(limits.per_source, attempt.source_total()),
+            self.take_back_login_attempt(limits.per_account, attempt.account_total()),
+            remember,
+        );
+        a.and(b).and(c).and(d)
     }
 }
 

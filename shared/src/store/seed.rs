@@ -5,8 +5,10 @@
 //! expect); no function does, so no deployed role is granted anything for them. On a request
 //! path ids are always server-assigned.
 
-use super::{Post, Store, StoreError, TxOutcome, User};
+use super::{Store, TxOutcome};
 use crate::config::SessionConfig;
+use crate::domain::{PasswordHash, Post, StoreError, User, UserId};
+use crate::ports::UserStore;
 
 /// What a fixture write found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +24,11 @@ impl Store {
     /// transaction, unless it exists. Idempotent: an earlier seed of the same user is left
     /// alone (its password hash included). An id or e-mail that belongs to other data is an
     /// error rather than an overwrite.
-    pub async fn seed_user(&self, user: &User, password_hash: &str) -> Result<Seeded, StoreError> {
+    pub async fn seed_user(
+        &self,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<Seeded, StoreError> {
         if let TxOutcome::Committed = self.put_user_and_credential(user, password_hash).await? {
             return Ok(Seeded::Created);
         }
@@ -68,7 +74,7 @@ impl Store {
     /// answers 200 again. Earlier sessions are left as they are, to expire.
     pub async fn seed_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         token_hash: &str,
         now: u64,
         config: &SessionConfig,

@@ -25,8 +25,10 @@
 //! DynamoDB deletes expired items some time later (it can lag by days), so the code compares
 //! `expires_at` itself and never relies on the deletion.
 
-use super::{Store, StoreError, TxOutcome, classify, from_item, invalid_request, key, n};
+use super::{Store, TxOutcome, classify, from_item, invalid_request, key, n};
 use crate::config::SessionConfig;
+use crate::domain::{StoreError, UserId};
+use crate::ports::SessionStore;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +46,7 @@ fn refresh_pk(hash: &str) -> String {
 struct SessionItem {
     pk: String,
     sk: String,
-    user_id: u64,
+    user_id: UserId,
     created_at: String,
     /// The session's absolute end (and TTL).
     expires_at: u64,
@@ -58,7 +60,7 @@ struct RefreshTokenItem {
     pk: String,
     sk: String,
     session_id: String,
-    user_id: u64,
+    user_id: UserId,
     created_at: String,
     /// The token's end (and TTL).
     expires_at: u64,
@@ -73,7 +75,7 @@ struct RefreshTokenItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshGrant {
     /// The session's owner.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// The session (family) the token belongs to.
     pub session_id: String,
     /// When the new refresh token stops working (epoch seconds).
@@ -101,25 +103,11 @@ impl From<StoreError> for RefreshError {
 }
 
 impl Store {
-    /// Starts a session for `user_id` with its first refresh token (stored as `token_hash`),
-    /// at `now` (epoch seconds): the session and the token in one transaction, each only if
-    /// its key is new.
-    pub async fn create_session(
-        &self,
-        user_id: u64,
-        token_hash: &str,
-        now: u64,
-        config: &SessionConfig,
-    ) -> Result<RefreshGrant, StoreError> {
-        self.put_session(user_id, token_hash, now, config, false)
-            .await
-    }
-
-    /// [`Store::create_session`]; with `replace_token` the token item may replace one with the
+    /// [`SessionStore::create_session`]; with `replace_token` the token item may replace one with the
     /// same hash (only the development fixtures of `seed_session` do that).
     pub(super) async fn put_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         token_hash: &str,
         now: u64,
         config: &SessionConfig,
@@ -209,11 +197,27 @@ impl Store {
             Err(e) => Err(classify(e)),
         }
     }
+}
+
+impl SessionStore for Store {
+    /// Starts a session for `user_id` with its first refresh token (stored as `token_hash`),
+    /// at `now` (epoch seconds): the session and the token in one transaction, each only if
+    /// its key is new.
+    async fn create_session(
+        &self,
+        user_id: UserId,
+        token_hash: &str,
+        now: u64,
+        config: &SessionConfig,
+    ) -> Result<RefreshGrant, StoreError> {
+        self.put_session(user_id, token_hash, now, config, false)
+            .await
+    }
 
     /// Trades the refresh token whose hash is `presented` for a new one (`new_hash`) of the
     /// same session, usable for `refresh_secs` (never past the session's end). See the module
     /// doc for the transaction; a token presented after it was used revokes its session.
-    pub async fn rotate_refresh_token(
+    async fn rotate_refresh_token(
         &self,
         presented: &str,
         new_hash: &str,
@@ -275,20 +279,17 @@ impl Store {
                 .condition_check(user_exists)
                 .build(),
         ];
-        let failed = |reasons: &[String], i: usize| {
-            reasons.get(i).map(String::as_str) == Some("ConditionalCheckFailed")
-        };
         match self.transact(actions).await? {
             TxOutcome::Committed => Ok(grant),
             // Another refresh consumed it between our read and our write: from here that is
             // indistinguishable from a stolen copy being used, so the session ends.
-            TxOutcome::Cancelled(r) if failed(&r, 0) => {
+            outcome if outcome.failed(0) => {
                 self.revoke(&old.session_id, now).await?;
                 Err(RefreshError::Reused)
             }
-            TxOutcome::Cancelled(r) if failed(&r, 1) => Err(RefreshError::Revoked),
+            outcome if outcome.failed(1) => Err(RefreshError::Revoked),
             // The user is gone: end the session too.
-            TxOutcome::Cancelled(r) if failed(&r, 3) => {
+            outcome if outcome.failed(3) => {
                 self.revoke(&old.session_id, now).await?;
                 Err(RefreshError::Revoked)
             }
@@ -301,7 +302,7 @@ impl Store {
     /// Logout: revokes the session of the refresh token whose hash is `presented`, whether
     /// the token is current, used or expired. Returns whether such a token exists; an unknown
     /// token changes nothing (and the caller answers the same either way).
-    pub async fn revoke_session(&self, presented: &str, now: u64) -> Result<bool, StoreError> {
+    async fn revoke_session(&self, presented: &str, now: u64) -> Result<bool, StoreError> {
         match self.get_refresh_token(presented).await? {
             Some(token) => {
                 self.revoke(&token.session_id, now).await?;
@@ -313,7 +314,7 @@ impl Store {
 
     /// Whether session `id` exists and is neither revoked nor over at `now` (for tests and
     /// audits; no request path uses it).
-    pub async fn session_is_active(&self, id: &str, now: u64) -> Result<bool, StoreError> {
+    async fn session_is_active(&self, id: &str, now: u64) -> Result<bool, StoreError> {
         let out = self
             .client
             .get_item()
@@ -348,7 +349,7 @@ mod tests {
             pk: refresh_pk("h"),
             sk: REFRESH_SK.into(),
             session_id: "s".into(),
-            user_id: 1,
+            user_id: UserId::new(1),
             created_at: "t".into(),
             expires_at: 2,
             session_expires_at: 3,
