@@ -16,11 +16,17 @@ use crate::ports::{LoginLimitStore, PostStore, SessionStore, UserStore, VoteStor
 use crate::store::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate, RefreshError, RefreshGrant};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The in-memory store. `Default` is an empty one.
-#[derive(Debug, Default)]
+/// The in-memory store. `Default` is an empty one; clones share the same data (as clones of
+/// the DynamoDB store share one table), so a test can hand one to a handler and inspect it.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     data: Mutex<Data>,
     unavailable: AtomicBool,
 }
@@ -62,12 +68,13 @@ impl MemoryStore {
     /// From now on every call fails with [`StoreError::Unavailable`] (or works again, with
     /// `false`): what a handler sees when DynamoDB throttles or cannot be reached.
     pub fn set_unavailable(&self, unavailable: bool) {
-        self.unavailable.store(unavailable, Ordering::SeqCst);
+        self.inner.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
     /// Number of votes recorded on `post` (to check `Post::votes` against).
     pub fn count_votes(&self, post: PostId) -> usize {
-        self.data
+        self.inner
+            .data
             .lock()
             .map(|d| d.votes.iter().filter(|(p, _)| *p == post).count())
             .unwrap_or(0)
@@ -75,13 +82,13 @@ impl MemoryStore {
 
     /// The data, or the injected failure.
     fn data(&self) -> Result<MutexGuard<'_, Data>, StoreError> {
-        if self.unavailable.load(Ordering::SeqCst) {
+        if self.inner.unavailable.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable(
                 "injected: store unavailable".into(),
             ));
         }
         // A panic while holding the lock would be a bug in this file; the maps stay usable.
-        Ok(self.data.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(self.inner.data.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 

@@ -10,7 +10,9 @@ use aws_sdk_dynamodb::operation::{
     query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
     update_item::UpdateItemInput,
 };
-use shared::store::{LoginAttempt, PostChanges, Store, User};
+use shared::domain::{Email, PasswordHash, PostChanges, PostDraft, User, UserId};
+use shared::ports::{LoginLimitStore, PostStore, SessionStore, UserStore, VoteStore};
+use shared::store::{LoginAttempt, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -119,12 +121,14 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
         used.entry(name.to_string()).or_default().extend(rec.take());
     };
 
-    let owner: User = store.create_user("actions@example.com", "h").await.unwrap();
-    let _ = store.create_user("actions@example.com", "h").await; // the taken-e-mail path
+    let email = Email::parse("actions@example.com").unwrap();
+    let hash = PasswordHash::new("h");
+    let owner: User = store.create_user(&email, &hash).await.unwrap();
+    let _ = store.create_user(&email, &hash).await; // the taken-e-mail path
     record("create_user", &rec);
     store.get_user(owner.id).await.unwrap();
     record("get_user", &rec);
-    store.get_credential("actions@example.com").await.unwrap();
+    store.get_credential(&email).await.unwrap();
     record("get_credential", &rec);
     // Login limits: under them, then over the account's total from an unknown source (which
     // reads whether the source is known), then a success from it.
@@ -148,7 +152,14 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
         .unwrap();
     record("record_login_success", &rec);
     let post = store
-        .create_post(&owner, "t".into(), "c".into(), true)
+        .create_post(
+            &owner,
+            PostDraft {
+                title: "t".into(),
+                content: "c".into(),
+                published: true,
+            },
+        )
         .await
         .unwrap();
     record("create_post", &rec);
@@ -165,7 +176,9 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
         .update_post(post.id, owner.id, change.clone())
         .await
         .unwrap();
-    let _ = store.update_post(post.id, owner.id + 1, change).await; // forbidden: explains with a read
+    let _ = store
+        .update_post(post.id, UserId::new(owner.id.get() + 1), change)
+        .await; // forbidden: explains with a read
     let _ = store
         .update_post(post.id, owner.id, PostChanges::default())
         .await;
@@ -217,23 +230,23 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
     record("session_is_active", &rec);
     for _ in 0..2 {
         store
-            .seed_session(1, "seeded", now, &sessions)
+            .seed_session(UserId::new(1), "seeded", now, &sessions)
             .await
             .unwrap();
     }
     record("seed_session", &rec);
     // Fixtures (local_gateway seed): written, then found already there.
     let fixture = User {
-        id: 1,
-        email: "seed-actions@example.com".into(),
+        id: UserId::new(1),
+        email: Email::from_trusted("seed-actions@example.com"),
         created_at: owner.created_at.clone(),
     };
     for _ in 0..2 {
-        store.seed_user(&fixture, "h").await.unwrap();
+        store.seed_user(&fixture, &hash).await.unwrap();
     }
     record("seed_user", &rec);
-    let fixture_post = shared::store::Post {
-        id: 1,
+    let fixture_post = shared::domain::Post {
+        id: shared::domain::PostId::new(1),
         owner: fixture,
         ..post.clone()
     };
@@ -243,10 +256,15 @@ async fn every_store_method_makes_exactly_the_dynamodb_calls_the_iam_list_declar
     record("seed_post", &rec);
     // Delete a post with more votes than one transaction takes, and someone else's post.
     for voter in 0..12 {
-        store.add_vote(post.id, 50_000 + voter).await.unwrap();
+        store
+            .add_vote(post.id, UserId::new(50_000 + voter))
+            .await
+            .unwrap();
     }
     rec.take();
-    let _ = store.delete_post(post.id, owner.id + 1).await;
+    let _ = store
+        .delete_post(post.id, UserId::new(owner.id.get() + 1))
+        .await;
     store.delete_post(post.id, owner.id).await.unwrap();
     record("delete_post", &rec);
 

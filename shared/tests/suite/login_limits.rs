@@ -1,45 +1,6 @@
-//! The failed-login limits (`shared/src/store/login_limits.rs`) against DynamoDB Local, with
-//! the clock passed in: each test picks its own instants, so windows never depend on when the
-//! test happens to run. `make test` sets `DYNAMODB_ENDPOINT`.
-
-use shared::config::LoginLimitsConfig;
-use shared::store::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate, Store};
-
-const WINDOW: u64 = 900;
-/// The start of some window (any multiple of [`WINDOW`]).
-const T0: u64 = WINDOW * 2_000_000;
-
-async fn store() -> Store {
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
-        .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
-    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
-    let suffix: u32 = rand::random();
-    let table = format!("login-limits-{}-{suffix}", std::process::id());
-    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    local_gateway::dynamodb::ensure_table(&client, template, &table)
-        .await
-        .expect("create the test table");
-    Store::new(client, table)
-}
-
-fn limits(per_account_source: u64, per_account: u64, per_source: u64) -> LoginLimitsConfig {
-    LoginLimitsConfig {
-        window_secs: WINDOW,
-        per_account_source,
-        per_account,
-        per_source,
-    }
-}
-
-fn at(username: &str, ip: &str, now: u64) -> LoginAttempt {
-    LoginAttempt::new(username, Some(ip), WINDOW, now)
-}
-
-async fn gate(store: &Store, limits: &LoginLimitsConfig, attempt: &LoginAttempt) -> LoginGate {
-    store.check_login_limits(limits, attempt).await.unwrap()
-}
-
-const OPEN: LoginGate = LoginGate::Open;
+// The failed-login limits, with the clock passed in (each test picks its own instants, so
+// windows never depend on when it runs), as every `LoginLimitStore` promises. Included by
+// `stores.rs` once per implementation (see there).
 
 #[tokio::test]
 async fn twenty_concurrent_attempts_let_exactly_the_limit_through() {
@@ -214,39 +175,4 @@ async fn limits_of_zero_write_nothing_and_never_close() {
         assert_eq!(gate(&store, &limits, &a).await, OPEN);
     }
     store.record_login_success(&limits, &a).await.unwrap();
-}
-
-#[tokio::test]
-async fn every_item_the_limits_write_is_in_a_login_partition_with_an_expiry() {
-    // The login function's IAM policy lets it write only partition keys `LOGIN#...`
-    // (template.yaml, dynamodb:LeadingKeys); this is what makes that enough.
-    let store = store().await;
-    let limits = limits(2, 3, 4);
-    let known = at("ann@example.com", "203.0.113.1", T0);
-    gate(&store, &limits, &known).await;
-    store.record_login_success(&limits, &known).await.unwrap();
-    for bot in 1..=4 {
-        for _ in 0..3 {
-            let a = at("ann@example.com", &format!("198.51.100.{bot}"), T0);
-            gate(&store, &limits, &a).await;
-        }
-    }
-    gate(&store, &limits, &at(&"x".repeat(5_000), "2001:db8::1", T0)).await;
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT").unwrap();
-    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
-    let items = client
-        .scan()
-        .table_name(store.table())
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
-    assert!(items.len() >= 8, "{items:?}");
-    for item in items {
-        let pk = item["pk"].as_s().unwrap();
-        assert!(pk.starts_with("LOGIN#"), "{pk}");
-        let expires_at: u64 = item["expires_at"].as_n().unwrap().parse().unwrap();
-        assert!(expires_at > T0, "{pk}: expires_at {expires_at}");
-    }
 }

@@ -1,42 +1,5 @@
-//! The store against a real DynamoDB Local over HTTP, through the real SDK.
-//!
-//! `make test` starts DynamoDB Local and sets `DYNAMODB_ENDPOINT`. Every test makes its own
-//! table from `template.yaml`'s definition, so tests run in parallel and never see each
-//! other's data, and the table the tests use can never drift from the one we deploy.
-
-use shared::store::{
-    CreateUserError, PostChanges, PostWriteError, Seeded, Store, StoreError, User, VoteError,
-};
-use std::sync::atomic::{AtomicU32, Ordering};
-
-async fn store() -> Store {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
-        .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
-    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
-    let table = format!(
-        "store-test-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        rand_suffix()
-    );
-    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    local_gateway::dynamodb::ensure_table(&client, template, &table)
-        .await
-        .expect("create the test table");
-    Store::new(client, table)
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
-}
-
-async fn user(store: &Store, email: &str) -> User {
-    store.create_user(email, "$2b$04$hash").await.unwrap()
-}
+// Accounts, posts and votes: what every `UserStore`, `PostStore` and `VoteStore` promises.
+// Included by `stores.rs` once per implementation (see there).
 
 #[tokio::test]
 async fn a_new_user_can_be_read_by_id_and_its_credential_by_email() {
@@ -44,15 +7,15 @@ async fn a_new_user_can_be_read_by_id_and_its_credential_by_email() {
     let u = user(&store, "ann@example.com").await;
     assert_eq!(store.get_user(u.id).await.unwrap(), Some(u.clone()));
     let c = store
-        .get_credential("ann@example.com")
+        .get_credential(&email("ann@example.com"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(c.user_id, u.id);
-    assert_eq!(c.password_hash, "$2b$04$hash");
-    assert_eq!(store.get_user(u.id + 1).await.unwrap(), None);
+    assert_eq!(c.password_hash, hash("$2b$04$hash"));
+    assert_eq!(store.get_user(UserId::new(u.id.get() + 1)).await.unwrap(), None);
     assert_eq!(
-        store.get_credential("nobody@example.com").await.unwrap(),
+        store.get_credential(&email("nobody@example.com")).await.unwrap(),
         None
     );
 }
@@ -62,21 +25,21 @@ async fn when_20_sign_ups_race_for_one_email_exactly_one_account_exists() {
     let store = store().await;
     let attempts = (0..20).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.create_user("race@example.com", "h").await })
+        tokio::spawn(async move { store.create_user(&email("race@example.com"), &hash("h")).await })
     });
     let mut created = Vec::new();
     let mut taken = 0;
     for a in attempts {
         match a.await.unwrap() {
             Ok(u) => created.push(u),
-            Err(CreateUserError::EmailTaken) => taken += 1,
+            Err(SignUpError::EmailTaken(_)) => taken += 1,
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
     assert_eq!(created.len(), 1);
     assert_eq!(taken, 19);
     let c = store
-        .get_credential("race@example.com")
+        .get_credential(&email("race@example.com"))
         .await
         .unwrap()
         .unwrap();
@@ -91,7 +54,7 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
     for title in ["a 100%", "b_x", "c bx", "d 100", "e"] {
         ids.push(
             store
-                .create_post(&owner, title.into(), "c".into(), true)
+                .create_post(&owner, draft(title.into(), "c".into(), true))
                 .await
                 .unwrap()
                 .id,
@@ -99,20 +62,20 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let all = store.list_posts(10, 0, "").await.unwrap();
-    let listed: Vec<u64> = all.iter().map(|p| p.id).collect();
+    let listed: Vec<PostId> = all.iter().map(|p| p.id).collect();
     let mut newest_first = ids.clone();
     newest_first.reverse();
     assert_eq!(listed, newest_first);
     assert_eq!(all[0].owner, owner);
 
-    let page1: Vec<u64> = store
+    let page1: Vec<PostId> = store
         .list_posts(2, 0, "")
         .await
         .unwrap()
         .iter()
         .map(|p| p.id)
         .collect();
-    let page2: Vec<u64> = store
+    let page2: Vec<PostId> = store
         .list_posts(2, 2, "")
         .await
         .unwrap()
@@ -124,7 +87,7 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
     assert!(store.list_posts(0, 0, "").await.unwrap().is_empty());
     assert!(store.list_posts(10, 5, "").await.unwrap().is_empty());
 
-    let titles = |v: Vec<shared::store::Post>| v.into_iter().map(|p| p.title).collect::<Vec<_>>();
+    let titles = |v: Vec<Post>| v.into_iter().map(|p| p.title).collect::<Vec<_>>();
     assert_eq!(
         titles(store.list_posts(10, 0, "%").await.unwrap()),
         vec!["a 100%"]
@@ -153,7 +116,7 @@ async fn only_the_owner_can_change_a_post_and_missing_is_reported_before_forbidd
     let owner = user(&store, "owner@example.com").await;
     let other = user(&store, "other@example.com").await;
     let post = store
-        .create_post(&owner, "t".into(), "c".into(), true)
+        .create_post(&owner, draft("t".into(), "c".into(), true))
         .await
         .unwrap();
 
@@ -171,17 +134,17 @@ async fn only_the_owner_can_change_a_post_and_missing_is_reported_before_forbidd
 
     assert!(matches!(
         store.update_post(post.id, other.id, patch.clone()).await,
-        Err(PostWriteError::Forbidden)
+        Err(PostWriteError::Forbidden(_))
     ));
     assert!(matches!(
-        store.update_post(post.id + 1, owner.id, patch).await,
-        Err(PostWriteError::NotFound)
+        store.update_post(next(post.id), owner.id, patch).await,
+        Err(PostWriteError::NotFound(_))
     ));
     assert!(matches!(
         store
             .update_post(post.id, other.id, PostChanges::default())
             .await,
-        Err(PostWriteError::Forbidden)
+        Err(PostWriteError::Forbidden(_))
     ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "new");
 }
@@ -194,7 +157,7 @@ async fn empty_titles_and_contents_are_stored_and_read_back_as_empty_strings() {
     let owner = user(&store, "empty@example.com").await;
     let other = user(&store, "empty2@example.com").await;
     let post = store
-        .create_post(&owner, String::new(), String::new(), true)
+        .create_post(&owner, draft(String::new(), String::new(), true))
         .await
         .unwrap();
     assert_eq!((post.title.as_str(), post.content.as_str()), ("", ""));
@@ -249,19 +212,19 @@ async fn empty_titles_and_contents_are_stored_and_read_back_as_empty_strings() {
     // AND "" still gets the write's real answer: forbidden for someone else, missing for no post
     assert!(matches!(
         store.update_post(post.id, other.id, put("", "")).await,
-        Err(PostWriteError::Forbidden)
+        Err(PostWriteError::Forbidden(_))
     ));
     assert!(matches!(
         store.update_post(post.id, other.id, patch.clone()).await,
-        Err(PostWriteError::Forbidden)
+        Err(PostWriteError::Forbidden(_))
     ));
     assert!(matches!(
-        store.update_post(post.id + 1, owner.id, put("", "")).await,
-        Err(PostWriteError::NotFound)
+        store.update_post(next(post.id), owner.id, put("", "")).await,
+        Err(PostWriteError::NotFound(_))
     ));
     assert!(matches!(
-        store.update_post(post.id + 1, owner.id, patch).await,
-        Err(PostWriteError::NotFound)
+        store.update_post(next(post.id), owner.id, patch).await,
+        Err(PostWriteError::NotFound(_))
     ));
 }
 
@@ -270,13 +233,13 @@ async fn a_vote_is_counted_once_and_removed_once() {
     let store = store().await;
     let owner = user(&store, "v@example.com").await;
     let post = store
-        .create_post(&owner, "t".into(), "c".into(), true)
+        .create_post(&owner, draft("t".into(), "c".into(), true))
         .await
         .unwrap();
     store.add_vote(post.id, owner.id).await.unwrap();
     assert!(matches!(
         store.add_vote(post.id, owner.id).await,
-        Err(VoteError::AlreadyVoted)
+        Err(VoteError::AlreadyVoted { .. })
     ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().votes, 1);
     store.remove_vote(post.id, owner.id).await.unwrap();
@@ -286,12 +249,12 @@ async fn a_vote_is_counted_once_and_removed_once() {
     ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().votes, 0);
     assert!(matches!(
-        store.add_vote(post.id + 1, owner.id).await,
-        Err(VoteError::PostNotFound)
+        store.add_vote(next(post.id), owner.id).await,
+        Err(VoteError::PostNotFound(_))
     ));
     assert!(matches!(
-        store.remove_vote(post.id + 1, owner.id).await,
-        Err(VoteError::PostNotFound)
+        store.remove_vote(next(post.id), owner.id).await,
+        Err(VoteError::PostNotFound(_))
     ));
 }
 
@@ -300,7 +263,7 @@ async fn under_50_concurrent_votes_and_unvotes_the_count_equals_the_vote_items()
     let store = store().await;
     let owner = user(&store, "c@example.com").await;
     let post = store
-        .create_post(&owner, "t".into(), "c".into(), true)
+        .create_post(&owner, draft("t".into(), "c".into(), true))
         .await
         .unwrap();
     let tasks: Vec<_> = (0..50u64)
@@ -308,7 +271,7 @@ async fn under_50_concurrent_votes_and_unvotes_the_count_equals_the_vote_items()
             let store = store.clone();
             tokio::spawn(async move {
                 // 25 voters; odd tasks try to take back the vote of the one before them.
-                let voter = 1_000 + i / 2;
+                let voter = UserId::new(1_000 + i / 2);
                 if i % 2 == 0 {
                     store.add_vote(post.id, voter).await.is_ok()
                 } else {
@@ -321,7 +284,7 @@ async fn under_50_concurrent_votes_and_unvotes_the_count_equals_the_vote_items()
         t.await.unwrap();
     }
     let votes = store.get_post(post.id).await.unwrap().unwrap().votes;
-    assert_eq!(votes, store.count_vote_items(post.id).await.unwrap());
+    assert_eq!(votes, vote_items(&store, post.id).await);
 }
 
 #[tokio::test]
@@ -330,123 +293,28 @@ async fn deleting_a_post_removes_it_and_all_its_votes_even_past_one_transaction(
     let owner = user(&store, "d@example.com").await;
     let other = user(&store, "d2@example.com").await;
     let post = store
-        .create_post(&owner, "t".into(), "c".into(), true)
+        .create_post(&owner, draft("t".into(), "c".into(), true))
         .await
         .unwrap();
     // More votes than fit in one transaction with the post.
     for voter in 0..130u64 {
-        store.add_vote(post.id, 10_000 + voter).await.unwrap();
+        store.add_vote(post.id, UserId::new(10_000 + voter)).await.unwrap();
     }
     assert!(matches!(
         store.delete_post(post.id, other.id).await,
-        Err(PostWriteError::Forbidden)
+        Err(PostWriteError::Forbidden(_))
     ));
     assert_eq!(store.get_post(post.id).await.unwrap().unwrap().votes, 130);
 
     store.delete_post(post.id, owner.id).await.unwrap();
     assert_eq!(store.get_post(post.id).await.unwrap(), None);
-    assert_eq!(store.count_vote_items(post.id).await.unwrap(), 0);
+    assert_eq!(vote_items(&store, post.id).await, 0);
     assert!(matches!(
         store.delete_post(post.id, owner.id).await,
-        Err(PostWriteError::NotFound)
+        Err(PostWriteError::NotFound(_))
     ));
     assert!(matches!(
         store.add_vote(post.id, owner.id).await,
-        Err(VoteError::PostNotFound)
+        Err(VoteError::PostNotFound(_))
     ));
-}
-
-#[tokio::test]
-async fn seeding_fixed_fixtures_is_idempotent_and_never_overwrites_other_data() {
-    let store = store().await;
-    let fixture = User {
-        id: 1,
-        email: "seed@example.com".into(),
-        created_at: "2026-11-21T04:19:58.123456+00:00".into(),
-    };
-    let post = shared::store::Post {
-        id: 1,
-        title: "seeded".into(),
-        content: String::new(),
-        published: true,
-        created_at: "2026-11-21T04:20:00.000000+00:00".into(),
-        owner: fixture.clone(),
-        votes: 0,
-    };
-    // GIVEN an empty table: the user, its login and the post are written
-    assert_eq!(
-        store.seed_user(&fixture, "h").await.unwrap(),
-        Seeded::Created
-    );
-    assert_eq!(store.seed_post(&post).await.unwrap(), Seeded::Created);
-    assert_eq!(store.get_user(1).await.unwrap(), Some(fixture.clone()));
-    assert_eq!(
-        store
-            .get_credential("seed@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .user_id,
-        1
-    );
-    assert_eq!(store.get_post(1).await.unwrap(), Some(post.clone()));
-
-    // WHEN seeding again after a vote and an edit, THEN nothing is overwritten
-    store.add_vote(1, 1).await.unwrap();
-    let edited = PostChanges {
-        title: Some("edited".into()),
-        ..Default::default()
-    };
-    store.update_post(1, 1, edited).await.unwrap();
-    assert_eq!(
-        store.seed_user(&fixture, "other").await.unwrap(),
-        Seeded::AlreadyThere
-    );
-    assert_eq!(store.seed_post(&post).await.unwrap(), Seeded::AlreadyThere);
-    let kept = store.get_post(1).await.unwrap().unwrap();
-    assert_eq!((kept.title.as_str(), kept.votes), ("edited", 1));
-    assert_eq!(kept.votes, store.count_vote_items(1).await.unwrap());
-    assert_eq!(
-        store
-            .get_credential("seed@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "h"
-    );
-
-    // AND a fixture whose id or e-mail belongs to someone else is refused, not written
-    let taken = user(&store, "taken@example.com").await;
-    let clash = User {
-        email: taken.email.clone(),
-        id: 2,
-        ..fixture.clone()
-    };
-    assert!(store.seed_user(&clash, "h").await.is_err());
-    assert_eq!(store.get_user(2).await.unwrap(), None);
-    let other_owner = shared::store::Post {
-        owner: taken,
-        ..post.clone()
-    };
-    assert!(store.seed_post(&other_owner).await.is_err());
-
-    // AND a deleted fixture post comes back with the next seed
-    store.delete_post(1, 1).await.unwrap();
-    assert_eq!(store.seed_post(&post).await.unwrap(), Seeded::Created);
-    assert_eq!(store.get_post(1).await.unwrap().unwrap().votes, 0);
-}
-
-#[tokio::test]
-async fn an_unreachable_dynamodb_is_unavailable_not_an_internal_error() {
-    // Fault injection: nothing listens on this port, which a running DynamoDB cannot simulate.
-    let client = local_gateway::dynamodb::client_for_endpoint("http://127.0.0.1:9");
-    let store = Store::new(client, "t");
-    match store.get_user(1).await {
-        Err(e @ StoreError::Unavailable(_)) => {
-            let api: shared::ApiError = e.into();
-            assert_eq!(api.status(), 503);
-        }
-        other => panic!("expected Unavailable, got {other:?}"),
-    }
 }
