@@ -46,8 +46,8 @@ pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Bod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::domain::{Email, Post, PostId, User, UserId};
     use shared::models::{MAX_CONTENT_CHARS, MAX_TITLE_CHARS};
-    use shared::store::{Post, User};
     use shared::validate::is_refused_control;
 
     /// Lambda's limit on a synchronous response: the whole proxy result, body escaped inside.
@@ -76,12 +76,12 @@ mod tests {
     async fn a_full_page_of_the_most_expensive_posts_fits_lambdas_6_mb_with_margin() {
         // GIVEN 100 posts (the largest `limit`) whose every character costs the most it can
         let owner = User {
-            id: shared::ids::MAX_ID,
-            email: format!("{}@{}.com", "\"".repeat(64), "x".repeat(185)),
+            id: UserId::new(shared::ids::MAX_ID),
+            email: Email::from_trusted(format!("{}@{}.com", "\"".repeat(64), "x".repeat(185))),
             created_at: "2026-11-22T00:00:00.000000+00:00".into(),
         };
         let post = Post {
-            id: shared::ids::MAX_ID,
+            id: PostId::new(shared::ids::MAX_ID),
             title: "\"".repeat(MAX_TITLE_CHARS),
             content: "\\".repeat(MAX_CONTENT_CHARS),
             published: true,
