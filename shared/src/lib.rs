@@ -14,6 +14,8 @@
 //! - [`store`]: the DynamoDB store (implements every port); its key design is in
 //!   `docs/data-model.md`.
 //! - `memory` (feature `memory`): an in-memory store for handler unit tests.
+//! - `testing` (feature `memory`): requests as API Gateway sends them, and their answers read
+//!   back, for those tests.
 //! - [`session`]: the token pairs (access + refresh) that login and refresh answer.
 //! - [`openapi`]: the error answers and names that every handler's OpenAPI annotation shares.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
@@ -33,6 +35,8 @@ pub mod openapi;
 pub mod ports;
 pub mod session;
 pub mod store;
+#[cfg(any(test, feature = "memory"))]
+pub mod testing;
 pub mod time;
 pub mod validate;
 
