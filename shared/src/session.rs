@@ -1,6 +1,6 @@
 //! Token pairs: what `POST /login` and `POST /token/refresh` answer (an access token and a
 //! refresh token of the same session). The sessions themselves are in the store
-//! (`store/sessions.rs`), which the functions call directly, so each function's calls (and
+//! (`ports::SessionStore`, implemented in `store/sessions.rs`), which the functions call directly, so each function's calls (and
 //! its IAM policy) show in its own code.
 
 use crate::auth::Jwt;
