@@ -40,3 +40,106 @@ pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Bod
         .await?;
     json(StatusCode::CREATED, &PostJson::from(&post))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::domain::PostId;
+    use shared::memory::MemoryStore;
+    use shared::testing::{add_user, body_json, detail, error_locations, header, request, respond};
+
+    #[tokio::test]
+    async fn a_new_post_is_answered_201_and_stored_as_the_callers() {
+        // GIVEN ann
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        // WHEN she posts
+        let req = request("POST", "/posts")
+            .json(json!({"title": "hello", "content": "world", "published": false}))
+            .as_caller(&ann);
+        let answer = respond(handle(&store, req.build()).await);
+        // THEN 201 with the post, owned by her
+        assert_eq!(answer.status(), 201);
+        let body = body_json(&answer);
+        assert_eq!(body["title"], "hello");
+        assert_eq!(body["content"], "world");
+        assert_eq!(body["published"], false);
+        assert_eq!(body["owner_id"], ann.id.get());
+        assert_eq!(body["owner"]["email"], "ann@example.com");
+        // AND the store has it, with no votes
+        let id = PostId::new(body["id"].as_u64().expect("an integer id"));
+        let stored = store
+            .get_post(id)
+            .await
+            .unwrap()
+            .expect("the post is stored");
+        assert_eq!(stored.title, "hello");
+        assert_eq!(stored.owner, ann);
+        assert_eq!(stored.votes, 0);
+    }
+
+    #[tokio::test]
+    async fn published_defaults_to_true() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let req = request("POST", "/posts")
+            .json(json!({"title": "t", "content": "c"}))
+            .as_caller(&ann);
+        let answer = respond(handle(&store, req.build()).await);
+        assert_eq!(answer.status(), 201);
+        assert_eq!(body_json(&answer)["published"], true);
+    }
+
+    #[tokio::test]
+    async fn without_a_caller_create_post_returns_401_and_stores_nothing() {
+        let store = MemoryStore::new();
+        let req = request("POST", "/posts").json(json!({"title": "t", "content": "c"}));
+        let answer = respond(handle(&store, req.build()).await);
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), shared::answers::NOT_AUTHENTICATED);
+        assert!(store.list_posts(10, 0, "").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_a_field_is_missing_or_too_long_create_post_returns_422_per_field() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let req = request("POST", "/posts")
+            .json(json!({"title": "x".repeat(301)}))
+            .as_caller(&ann);
+        let answer = respond(handle(&store, req.build()).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.title", "body.content"]);
+        assert!(store.list_posts(10, 0, "").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_the_body_is_not_json_create_post_returns_422() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        for req in [
+            request("POST", "/posts").body("application/json", "{not json"),
+            // A cross-site "simple request" body is refused even when it parses.
+            request("POST", "/posts").body("text/plain", r#"{"title":"t","content":"c"}"#),
+        ] {
+            let answer = respond(handle(&store, req.as_caller(&ann).build()).await);
+            assert_eq!(answer.status(), 422);
+            assert_eq!(error_locations(&answer)[0].split('.').next(), Some("body"));
+        }
+        assert!(store.list_posts(10, 0, "").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_create_post_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        store.set_unavailable(true);
+        let req = request("POST", "/posts")
+            .json(json!({"title": "t", "content": "c"}))
+            .as_caller(&ann);
+        let answer = respond(handle(&store, req.build()).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}

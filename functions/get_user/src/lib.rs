@@ -33,3 +33,64 @@ pub async fn handle(store: &impl UserStore, req: Request) -> Result<Response<Bod
         .ok_or_else(|| user_not_found(id))?;
     json(StatusCode::OK, &UserOut::from(&user))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::memory::MemoryStore;
+    use shared::testing::{
+        TestRequest, add_user, body_json, detail, error_locations, header, request, respond,
+    };
+
+    fn get(id: impl std::fmt::Display) -> TestRequest {
+        request("GET", &format!("/users/{id}")).path_param("id", id)
+    }
+
+    #[tokio::test]
+    async fn a_user_is_answered_without_a_password() {
+        // GIVEN ann signed up
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        // WHEN anyone asks for her (the route is public)
+        let answer = respond(handle(&store, get(ann.id).build()).await);
+        // THEN 200 with exactly id, email and created_at
+        assert_eq!(answer.status(), 200);
+        assert_eq!(
+            body_json(&answer),
+            serde_json::json!({
+                "id": ann.id.get(),
+                "email": "ann@example.com",
+                "created_at": ann.created_at,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn when_there_is_no_such_user_get_user_returns_404() {
+        let store = MemoryStore::new();
+        let answer = respond(handle(&store, get(5).build()).await);
+        assert_eq!(answer.status(), 404);
+        assert_eq!(detail(&answer), "User with id: 5 does not exist");
+    }
+
+    #[tokio::test]
+    async fn when_the_id_is_not_a_positive_integer_get_user_returns_422_at_path_id() {
+        let store = MemoryStore::new();
+        for bad in ["abc", "0", "1.5", "9007199254740992"] {
+            let answer = respond(handle(&store, get(bad).build()).await);
+            assert_eq!(answer.status(), 422, "{bad}");
+            assert_eq!(error_locations(&answer), ["path.id"], "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_get_user_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        store.set_unavailable(true);
+        let answer = respond(handle(&store, get(ann.id).build()).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(detail(&answer), "Service Unavailable");
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}

@@ -41,3 +41,153 @@ pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Bod
     let post = store.update_post(id, me.id, changes).await?;
     json(StatusCode::OK, &PostJson::from(&post))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::answers::{NOT_AUTHENTICATED, NOT_YOURS};
+    use shared::memory::MemoryStore;
+    use shared::testing::{
+        TestRequest, add_post, add_user, body_json, detail, error_locations, header, request,
+        respond,
+    };
+
+    fn patch(id: impl std::fmt::Display, body: serde_json::Value) -> TestRequest {
+        request("PATCH", &format!("/posts/{id}"))
+            .path_param("id", id)
+            .json(body)
+    }
+
+    #[tokio::test]
+    async fn the_owner_changes_only_the_fields_sent() {
+        // GIVEN ann's published post "old"
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        // WHEN she patches only its title
+        let answer = respond(
+            handle(
+                &store,
+                patch(post.id, json!({"title": "new"}))
+                    .as_caller(&ann)
+                    .build(),
+            )
+            .await,
+        );
+        // THEN 200: the title changed, content and published stayed
+        assert_eq!(answer.status(), 200);
+        let body = body_json(&answer);
+        assert_eq!(body["title"], "new");
+        assert_eq!(body["content"], "content of old");
+        assert_eq!(body["published"], true);
+        let stored = store.get_post(post.id).await.unwrap().unwrap();
+        assert_eq!(stored.title, "new");
+        assert_eq!(stored.content, "content of old");
+        assert!(stored.published);
+    }
+
+    #[tokio::test]
+    async fn an_empty_patch_answers_the_post_unchanged() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        let answer =
+            respond(handle(&store, patch(post.id, json!({})).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 200);
+        assert_eq!(body_json(&answer)["title"], "old");
+    }
+
+    #[tokio::test]
+    async fn without_a_caller_patch_returns_401() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        let answer = respond(handle(&store, patch(post.id, json!({"title": "x"})).build()).await);
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), NOT_AUTHENTICATED);
+        assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "old");
+    }
+
+    #[tokio::test]
+    async fn when_the_post_belongs_to_someone_else_patch_returns_403_and_changes_nothing() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let bob = add_user(&store, "bob@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        let answer = respond(
+            handle(
+                &store,
+                patch(post.id, json!({"title": "x"}))
+                    .as_caller(&bob)
+                    .build(),
+            )
+            .await,
+        );
+        assert_eq!(answer.status(), 403);
+        assert_eq!(detail(&answer), NOT_YOURS);
+        assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "old");
+    }
+
+    #[tokio::test]
+    async fn when_there_is_no_such_post_patch_returns_404() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let answer = respond(
+            handle(
+                &store,
+                patch(5, json!({"title": "x"})).as_caller(&ann).build(),
+            )
+            .await,
+        );
+        assert_eq!(answer.status(), 404);
+        assert_eq!(detail(&answer), "post with id: 5 does not exist");
+    }
+
+    #[tokio::test]
+    async fn when_a_field_has_the_wrong_type_patch_returns_422_and_changes_nothing() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        // `null` is not a value: leave the key out to keep a field.
+        let body = json!({"title": null, "published": "maybe"});
+        let answer = respond(handle(&store, patch(post.id, body).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.title", "body.published"]);
+        assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "old");
+    }
+
+    #[tokio::test]
+    async fn when_the_id_is_not_a_positive_integer_patch_returns_422_at_path_id() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let answer = respond(
+            handle(
+                &store,
+                patch(0, json!({"title": "x"})).as_caller(&ann).build(),
+            )
+            .await,
+        );
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["path.id"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_patch_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        store.set_unavailable(true);
+        let answer = respond(
+            handle(
+                &store,
+                patch(post.id, json!({"title": "x"}))
+                    .as_caller(&ann)
+                    .build(),
+            )
+            .await,
+        );
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}

@@ -21,3 +21,19 @@ pub async fn handle(_state: &(), _req: Request) -> Result<Response<Body>, ApiErr
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::testing::{body_json, request, respond};
+
+    #[tokio::test]
+    async fn the_root_says_hello_world_to_anyone() {
+        let answer = respond(handle(&(), request("GET", "/").build()).await);
+        assert_eq!(answer.status(), 200);
+        assert_eq!(
+            body_json(&answer),
+            serde_json::json!({"message": "Hello World"})
+        );
+    }
+}

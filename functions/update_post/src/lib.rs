@@ -42,3 +42,147 @@ pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Bod
     let post = store.update_post(id, me.id, changes).await?;
     json(StatusCode::OK, &PostJson::from(&post))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::answers::{NOT_AUTHENTICATED, NOT_YOURS};
+    use shared::memory::MemoryStore;
+    use shared::testing::{
+        TestRequest, add_post, add_user, body_json, detail, error_locations, header, request,
+        respond,
+    };
+
+    fn put(id: impl std::fmt::Display, body: serde_json::Value) -> TestRequest {
+        request("PUT", &format!("/posts/{id}"))
+            .path_param("id", id)
+            .json(body)
+    }
+
+    #[tokio::test]
+    async fn the_owner_replaces_title_content_and_published() {
+        // GIVEN ann's published post
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        // WHEN she replaces it
+        let body = json!({"title": "new", "content": "new content", "published": false});
+        let answer = respond(handle(&store, put(post.id, body).as_caller(&ann).build()).await);
+        // THEN 200 with the post as it is now; id, created_at and owner stay
+        assert_eq!(answer.status(), 200);
+        let body = body_json(&answer);
+        assert_eq!(body["id"], post.id.get());
+        assert_eq!(body["title"], "new");
+        assert_eq!(body["content"], "new content");
+        assert_eq!(body["published"], false);
+        assert_eq!(body["created_at"], post.created_at);
+        assert_eq!(body["owner_id"], ann.id.get());
+        // AND the store has the new version
+        let stored = store.get_post(post.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                stored.title.as_str(),
+                stored.content.as_str(),
+                stored.published
+            ),
+            ("new", "new content", false)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replacement_without_published_publishes_the_post() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        store
+            .update_post(
+                post.id,
+                ann.id,
+                PostChanges {
+                    published: Some(false),
+                    ..PostChanges::default()
+                },
+            )
+            .await
+            .unwrap();
+        let body = json!({"title": "t", "content": "c"});
+        let answer = respond(handle(&store, put(post.id, body).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 200);
+        assert!(store.get_post(post.id).await.unwrap().unwrap().published);
+    }
+
+    #[tokio::test]
+    async fn without_a_caller_update_returns_401() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        let answer = respond(
+            handle(
+                &store,
+                put(post.id, json!({"title": "t", "content": "c"})).build(),
+            )
+            .await,
+        );
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), NOT_AUTHENTICATED);
+        assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "old");
+    }
+
+    #[tokio::test]
+    async fn when_the_post_belongs_to_someone_else_update_returns_403_and_changes_nothing() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let bob = add_user(&store, "bob@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        let body = json!({"title": "bob was here", "content": "c"});
+        let answer = respond(handle(&store, put(post.id, body).as_caller(&bob).build()).await);
+        assert_eq!(answer.status(), 403);
+        assert_eq!(detail(&answer), NOT_YOURS);
+        assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "old");
+    }
+
+    #[tokio::test]
+    async fn when_there_is_no_such_post_update_returns_404() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let body = json!({"title": "t", "content": "c"});
+        let answer = respond(handle(&store, put(5, body).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 404);
+        assert_eq!(detail(&answer), "post with id: 5 does not exist");
+    }
+
+    #[tokio::test]
+    async fn when_the_body_is_incomplete_update_returns_422_and_changes_nothing() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        let body = json!({"title": "only a title"});
+        let answer = respond(handle(&store, put(post.id, body).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.content"]);
+        assert_eq!(store.get_post(post.id).await.unwrap().unwrap().title, "old");
+    }
+
+    #[tokio::test]
+    async fn when_the_id_is_not_a_positive_integer_update_returns_422_at_path_id() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let body = json!({"title": "t", "content": "c"});
+        let answer = respond(handle(&store, put("abc", body).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["path.id"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_update_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let post = add_post(&store, &ann, "old").await;
+        store.set_unavailable(true);
+        let body = json!({"title": "t", "content": "c"});
+        let answer = respond(handle(&store, put(post.id, body).as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}
