@@ -139,18 +139,7 @@ pub fn random_hex(n: usize) -> String {
     use rand::RngCore as _;
     let mut bytes = vec![0u8; n];
     rand::rng().fill_bytes(&mut bytes);
-    hex(&bytes)
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    hex::encode(bytes)
 }
 
 /// A new refresh token: 256 random bits as 64 hex characters. Opaque on purpose (not a JWT):
@@ -164,7 +153,7 @@ pub fn new_refresh_token() -> String {
 /// has 256 random bits, nothing to guess.
 pub fn refresh_token_hash(token: &str) -> String {
     use sha2::{Digest as _, Sha256};
-    hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// A request that carries more than one `Authorization` header. Which one would count is a

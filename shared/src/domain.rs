@@ -134,7 +134,7 @@ pub struct Post {
     pub published: bool,
     /// RFC 3339 UTC.
     pub created_at: String,
-    /// The owner.
+    /// Who wrote it, as of the post's creation.
     pub owner: User,
     /// Number of votes on it.
     pub votes: u64,
@@ -147,18 +147,18 @@ pub struct PostDraft {
     pub title: String,
     /// May be empty.
     pub content: String,
-    /// Published flag.
+    /// Whether the post is published.
     pub published: bool,
 }
 
 /// What may change on a post (`PUT` sets all three, `PATCH` any subset; `None` keeps).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostChanges {
-    /// New title.
+    /// The title to set (`None` keeps it; `Some("")` empties it).
     pub title: Option<String>,
-    /// New content.
+    /// The content to set (`None` keeps it).
     pub content: Option<String>,
-    /// New published flag.
+    /// The published flag to set (`None` keeps it).
     pub published: Option<bool>,
 }
 

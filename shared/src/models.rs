@@ -335,11 +335,11 @@ impl From<&User> for UserOut {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(as = Post)]
 pub struct PostJson {
-    /// Title.
+    /// May be empty.
     pub title: String,
-    /// Content.
+    /// May be empty.
     pub content: String,
-    /// Published flag.
+    /// Whether the owner published it (every post is listed either way, as in the course).
     pub published: bool,
     /// Server-assigned id (below 2^53).
     #[schema(minimum = 1, maximum = 9007199254740991_u64)]
@@ -350,7 +350,7 @@ pub struct PostJson {
     /// The owner's id.
     #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub owner_id: u64,
-    /// The owner.
+    /// Who wrote it (never a password or hash).
     // Copied onto the post item at creation, so no read per post is needed.
     pub owner: UserOut,
 }
@@ -375,7 +375,7 @@ pub struct PostOut {
     /// The post.
     #[serde(rename = "Post")]
     pub post: PostJson,
-    /// Number of votes.
+    /// How many users voted for the post.
     pub votes: u64,
 }
 

@@ -33,7 +33,6 @@ use crate::ports::LoginLimitStore;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// How long a source stays "known" for an account after a successful login from it: such a
@@ -120,12 +119,7 @@ pub enum LoginGate {
 
 /// The counter key of a username: SHA-256, hex.
 fn account_key(username: &str) -> String {
-    let digest = Sha256::digest(username.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest.iter() {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    hex::encode(Sha256::digest(username.as_bytes()))
 }
 
 /// The counter key of a client address: IPv4 as is (also when mapped into IPv6), IPv6 by its
