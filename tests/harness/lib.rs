@@ -285,8 +285,8 @@ fn start_local_gateway() -> Result<LocalGateway, String> {
             ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "5000"),
             // Every test here logs in from 127.0.0.1, and some fail on purpose many times (the
             // timing test: 132 failed logins of one account): the failed-login counters still
-            // run, but under limits no test meets. tests/api/login_limits.rs checks the limits
-            // on a gateway of its own, with small ones.
+            // run, but under limits no test meets. tests/api/cross_cutting/login_limits.rs checks
+            // the limits on a gateway of its own, with small ones.
             ("LOGIN_MAX_FAILURES_PER_ACCOUNT_SOURCE", "1000000"),
             ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "1000000"),
             ("LOGIN_MAX_FAILURES_PER_SOURCE", "1000000"),
