@@ -10,7 +10,10 @@
 //!   `cross_cutting/auth.rs`; `functions/docs` is checked by `cross_cutting/events.rs`
 //!   (its sample event) and by the browser test (`tests/browser`), so it has no file here.
 //! - `cross_cutting/`: rules that hold across routes (authentication, CORS, routing
-//!   conventions, content types, repeated keys, failed-login limits, the sample events).
+//!   conventions, content types, repeated keys, failed-login limits, the sample events). Where
+//!   they cover every route, they loop over the harness's one route list (`api_tests::ROUTES`,
+//!   `tests/harness/routes.rs`, checked against `template.yaml`), so a new route is covered
+//!   without editing them.
 //!
 //! # How tests are named
 //! A test's name is the sentence it checks: subject first, then what the API does, then the

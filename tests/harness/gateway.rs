@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::client::{Api, Guard};
 use crate::data::random_alphanumeric;
-use crate::routes::FUNCTIONS;
+use crate::routes::functions;
 use crate::workspace::{bin_dir, dev_jwt_secret, workspace_root};
 
 /// The `sh` watchdog that owns the gateway. `$@` is the gateway's command line.
@@ -105,7 +105,7 @@ pub(crate) fn start_gateway(options: &GatewayOptions) -> Result<LocalGateway, St
     let bin_dir = bin_dir();
     let gateway = bin_dir.join("local_gateway");
     let missing: Vec<&str> = std::iter::once("local_gateway")
-        .chain(FUNCTIONS.iter().map(|(bin, _)| *bin))
+        .chain(functions())
         .filter(|bin| !bin_dir.join(bin).is_file())
         .collect();
     if !missing.is_empty() {

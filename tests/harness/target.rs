@@ -8,9 +8,9 @@
 //!   (`target/<profile>/local_gateway`, built by `cargo build --bins`) with a table of its own
 //!   (`api-tests-<pid>-<random>`), bcrypt cost 6, and the development-only JWT key of
 //!   `sam-local-env.json` (the key the sample events' token is signed with), which the tests
-//!   also use to mint tokens. `DYNAMODB_ENDPOINT`, when set, is passed on to the gateway through the
-//!   environment; without it the gateway starts its own DynamoDB Local, in memory (nothing
-//!   left on disk).
+//!   also use to mint tokens. `DYNAMODB_ENDPOINT`, when set, is passed on to the gateway
+//!   through the environment; without it the gateway starts its own DynamoDB Local, in memory
+//!   (nothing left on disk).
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -18,24 +18,6 @@ use std::process::{Child, Command, Stdio};
 use api_tests::*;
 use base64::Engine as _;
 
-/// The route each function serves (method, API Gateway resource), as in template.yaml.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("root", "GET", "/"),
-    ("create_user", "POST", "/users"),
-    ("get_user", "GET", "/users/{id}"),
-    ("login", "POST", "/login"),
-    ("refresh_token", "POST", "/token/refresh"),
-    ("logout", "POST", "/logout"),
-    ("list_posts", "GET", "/posts"),
-    ("create_post", "POST", "/posts"),
-    ("get_post", "GET", "/posts/{id}"),
-    ("update_post", "PUT", "/posts/{id}"),
-    ("patch_post", "PATCH", "/posts/{id}"),
-    ("delete_post", "DELETE", "/posts/{id}"),
-    ("vote", "POST", "/vote"),
-    ("docs", "GET", "/docs"),
-];
-
 /// An id no user or post has: the largest the contract allows, never assigned.
 const MISSING: u64 = MAX_ID;
 /// The fixture user and post of `local_gateway seed`, which the events name.
@@ -91,18 +73,18 @@ fn load_events() -> BTreeMap<String, Value> {
             panic!("events/{name}: only <function>.json files belong in events/");
         };
         assert!(
-            FUNCTIONS.iter().any(|(bin, _)| *bin == binary),
+            functions().contains(&binary),
             "events/{name} is not named after a function; known: {:?}",
-            FUNCTIONS.iter().map(|(bin, _)| *bin).collect::<Vec<_>>()
+            functions()
         );
         let text = std::fs::read_to_string(&path).expect("readable event");
         let event: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"));
         events.insert(binary.to_owned(), event);
     }
-    for (binary, _) in FUNCTIONS {
+    for binary in functions() {
         assert!(
-            events.contains_key(*binary),
+            events.contains_key(binary),
             "events/{binary}.json is missing"
         );
     }
@@ -312,7 +294,9 @@ fn policy_effect(payload: &Value) -> Option<&str> {
 #[tokio::test]
 async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
     let events = load_events();
-    for (binary, method, resource) in ROUTES {
+    // One route per function: the one its sample event is a request of.
+    for route in ROUTES.iter().filter(|route| route.event.is_some()) {
+        let (binary, method, resource) = (&route.function, &route.method, &route.path);
         let event = &events[*binary];
         assert_eq!(event["httpMethod"], json!(method), "events/{binary}.json");
         assert_eq!(event["resource"], json!(resource), "events/{binary}.json");
@@ -327,7 +311,7 @@ async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
         ] {
             assert!(event.get(key).is_some(), "events/{binary}.json lacks {key}");
         }
-        let protected = resource.starts_with("/posts") || *resource == "/vote";
+        let protected = route.protected;
         let authorizer = &event["requestContext"]["authorizer"];
         if protected {
             for key in ["principalId", "user_id", "email", "created_at"] {
@@ -433,17 +417,10 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
     let lambda = gateway.lambda_url.as_str();
     let events = load_events();
     let client = &api.client;
-    let logical_id = |binary: &str| {
-        FUNCTIONS
-            .iter()
-            .find(|(bin, _)| *bin == binary)
-            .map(|(_, id)| *id)
-            .expect("a known function")
-    };
     let run = |binary: &'static str, event: Value| async move {
         proxy_answer(
             binary,
-            invoke(client, lambda, logical_id(binary), &event).await,
+            invoke(client, lambda, &logical_id(binary), &event).await,
         )
     };
 
@@ -506,7 +483,7 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
     let allowed = invoke(
         client,
         lambda,
-        logical_id("authorizer"),
+        &logical_id(AUTHORIZER),
         &events["authorizer"],
     )
     .await;
@@ -540,7 +517,7 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
     let bearer = json!(format!("Bearer {expired_token}"));
     expired["headers"]["Authorization"] = bearer.clone();
     expired["multiValueHeaders"]["Authorization"] = json!([bearer]);
-    let refused = invoke(client, lambda, logical_id("authorizer"), &expired).await;
+    let refused = invoke(client, lambda, &logical_id(AUTHORIZER), &expired).await;
     match &refused.function_error {
         Some(_) => assert_eq!(
             refused.payload["errorMessage"],
@@ -561,7 +538,7 @@ async fn every_sample_event_runs_through_its_binary_with_the_contracts_answer() 
     let valid = twice["headers"]["Authorization"].clone();
     twice["multiValueHeaders"]["Authorization"] = json!([valid, "Bearer garbage"]);
     twice["headers"]["Authorization"] = json!("Bearer garbage");
-    let denied = invoke(client, lambda, logical_id("authorizer"), &twice).await;
+    let denied = invoke(client, lambda, &logical_id(AUTHORIZER), &twice).await;
     assert_eq!(
         policy_effect(&denied.payload),
         Some("Deny"),
