@@ -125,7 +125,7 @@ async fn patch_on_an_unknown_post_is_404_does_not_exist() {
 }
 
 #[tokio::test]
-async fn when_the_post_belongs_to_someone_else_patch_returns_403() {
+async fn patch_on_someone_elses_post_is_403() {
     let api = api().await;
     let owner = api.new_user().await;
     let stranger = api.new_user().await;

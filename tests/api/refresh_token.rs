@@ -54,7 +54,7 @@ async fn a_refresh_gives_a_working_access_token_and_a_new_refresh_token() {
 }
 
 #[tokio::test]
-async fn after_three_rotations_reusing_the_first_token_is_401_and_the_whole_family_is_dead() {
+async fn reusing_the_first_token_after_three_rotations_is_401_and_kills_the_whole_family() {
     let api = api().await;
     let (_, body) = logged_in(&api).await;
     let (_, first) = pair(&body);
@@ -78,7 +78,7 @@ async fn after_three_rotations_reusing_the_first_token_is_401_and_the_whole_fami
 }
 
 #[tokio::test]
-async fn when_20_refreshes_race_with_one_token_exactly_one_succeeds() {
+async fn exactly_one_of_20_refreshes_racing_with_one_token_succeeds() {
     let api = api().await;
     let (_, body) = logged_in(&api).await;
     let (_, token) = pair(&body);
