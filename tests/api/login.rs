@@ -4,13 +4,15 @@ use std::time::{Duration, Instant};
 
 use api_tests::*;
 
+use crate::refresh_token::{logged_in, pair};
+
 #[tokio::test]
 async fn login_with_the_form_answers_200_with_a_bearer_token() {
     let api = api().await;
     let user = api.new_user().await;
     let body = api.login(&user.email, &user.password).await.expect(200);
     // The course's two keys, and (new, ignored by its clients) the refresh token and the
-    // lifetimes: tests/api/sessions.rs.
+    // lifetimes: tests/api/refresh_token.rs.
     assert_eq!(
         keys(&body),
         [
@@ -397,4 +399,53 @@ async fn the_longest_address_signs_up_and_logs_in_and_one_byte_more_is_422() {
     api.signup(&format!("x{email}"), "s3cret-password")
         .await
         .expect_422(&["body", "email"]);
+}
+
+#[tokio::test]
+async fn login_answers_a_refresh_token_beside_the_courses_two_keys() {
+    let api = api().await;
+    let (_, body) = logged_in(&api).await;
+    assert_eq!(
+        keys(&body),
+        [
+            "access_token",
+            "expires_in",
+            "refresh_expires_in",
+            "refresh_token",
+            "token_type"
+        ]
+    );
+    let (access, refresh) = pair(&body);
+    // Opaque: 256 random bits in hex, not a JWT.
+    assert_eq!(refresh.len(), 64, "{refresh}");
+    assert!(refresh.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(refresh, access);
+    let claims = token_claims(&access);
+    let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(body["expires_in"], json!(lifetime));
+    let refresh_secs = body["refresh_expires_in"].as_u64().unwrap();
+    assert!(
+        (7 * 24 * 3600 - 60..=7 * 24 * 3600).contains(&refresh_secs),
+        "7 days by default: {body}"
+    );
+}
+
+#[tokio::test]
+async fn login_issues_access_tokens_with_every_claim_the_authorizer_requires() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let header = token_header(&user.token);
+    assert_eq!(header["typ"], json!("at+jwt"));
+    assert_eq!(header["alg"], json!("HS256"));
+    let claims = token_claims(&user.token);
+    assert_eq!(claims["iss"], json!(token_issuer()));
+    assert_eq!(claims["aud"], json!(token_audience()));
+    assert_eq!(claims["sub"], json!(user.id.to_string()));
+    assert_eq!(claims["user_id"], json!(user.id));
+    let jti = claims["jti"].as_str().expect("a jti");
+    assert!(jti.len() >= 16, "{jti}");
+    // A second login: another jti.
+    let again = api.login(&user.email, &user.password).await.expect(200);
+    let again = token_claims(again["access_token"].as_str().unwrap());
+    assert_ne!(again["jti"], claims["jti"]);
 }

@@ -68,17 +68,14 @@ async fn a_hung_dynamodb_is_a_503_with_retry_after_within_3_s_on_every_route() {
         !(operation == "GetItem" && body.contains("\"PROFILE\""))
     })));
     let edit = json!({"title": "during the hang", "content": "x"});
-    let protected: Vec<(&str, String, Value)> = vec![
-        ("GET", "/posts".into(), Value::Null),
-        ("POST", "/posts".into(), edit.clone()),
-        ("GET", format!("/posts/{id}"), Value::Null),
-        ("PUT", format!("/posts/{id}"), edit.clone()),
-        ("PATCH", format!("/posts/{id}"), edit.clone()),
-        ("DELETE", format!("/posts/{id}"), Value::Null),
-        ("POST", "/vote".into(), json!({"post_id": id, "dir": 1})),
-    ];
     let mut tasks = tokio::task::JoinSet::new();
-    for (method, path, body) in protected {
+    for route in protected_routes() {
+        let (method, path) = (route.method, route.path_with_id(id));
+        let body = match route.function {
+            "create_post" | "update_post" | "patch_post" => edit.clone(),
+            "vote" => json!({"post_id": id, "dir": 1}),
+            _ => Value::Null,
+        };
         let (api, token) = (api.clone(), owner.token.clone());
         tasks.spawn(async move { expect_quick_503(&api, method, &path, Some(&token), body).await });
     }

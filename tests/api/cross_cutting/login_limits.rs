@@ -127,7 +127,7 @@ async fn fail(api: &Api, email: &str, times: usize) {
 }
 
 #[tokio::test]
-async fn after_the_limit_of_failures_even_the_right_password_is_429_until_the_window_ends() {
+async fn the_right_password_after_the_limit_of_failures_is_429_until_the_window_ends() {
     let Some(api) = client_from("lockout", fresh_ip()) else {
         return;
     };

@@ -5,7 +5,7 @@
 
 use api_tests::*;
 
-use crate::posts_create::assert_post_of;
+use crate::create_post::assert_post_of;
 
 /// Creates `n` posts titled `<tag> #<i>` (oldest first) and returns their ids.
 async fn make_posts(api: &Api, user: &User, tag: &str, n: usize) -> Vec<u64> {

@@ -2,7 +2,7 @@
 
 use api_tests::*;
 
-use crate::users::{assert_created_at, assert_id};
+use crate::create_user::{assert_created_at, assert_id};
 
 /// The keys of a `Post` (no `votes`).
 pub const POST_KEYS: [&str; 7] = [

@@ -1,11 +1,14 @@
-//! `PUT /posts/{id}` (full replacement) and `PATCH /posts/{id}` (partial update).
+//! `PUT /posts/{id}`: full replacement.
+//!
+//! The tests that send both PUT and PATCH (`put_and_patch_*`) are here too; `patch_post.rs`
+//! holds the PATCH-only ones.
 
 use api_tests::*;
 
-use crate::posts_create::assert_post_of;
+use crate::create_post::assert_post_of;
 
 /// A post by `user` with known values, unpublished so that a reset to `true` shows.
-async fn draft(api: &Api, user: &User) -> Value {
+pub(crate) async fn draft(api: &Api, user: &User) -> Value {
     api.create_post(
         &user.token,
         json!({"title": "old title", "content": "old content", "published": false}),
@@ -15,7 +18,7 @@ async fn draft(api: &Api, user: &User) -> Value {
 }
 
 /// The stored `Post`, read back.
-async fn stored(api: &Api, user: &User, id: u64) -> Value {
+pub(crate) async fn stored(api: &Api, user: &User, id: u64) -> Value {
     api.get_post(&user.token, id).await.expect(200)["Post"].clone()
 }
 
@@ -139,7 +142,7 @@ async fn put_on_an_unknown_post_is_404_does_not_exist() {
 }
 
 #[tokio::test]
-async fn when_the_post_belongs_to_someone_else_update_returns_403() {
+async fn put_on_someone_elses_post_is_403() {
     let api = api().await;
     let owner = api.new_user().await;
     let stranger = api.new_user().await;
@@ -160,142 +163,7 @@ async fn when_the_post_belongs_to_someone_else_update_returns_403() {
 }
 
 #[tokio::test]
-async fn patch_changes_only_the_given_fields() {
-    let api = api().await;
-    let user = api.new_user().await;
-    let before = draft(&api, &user).await;
-    let id = id_of(&before);
-
-    let after = api
-        .patch_post(&user.token, id, json!({"title": "patched title"}))
-        .await
-        .expect(200);
-    assert_post_of(&after, &user);
-    assert!(
-        after.get("votes").is_none(),
-        "PATCH answers a Post, no votes: {after}"
-    );
-    assert_eq!(after["title"], json!("patched title"));
-    assert_eq!(after["content"], json!("old content"));
-    assert_eq!(
-        after["published"],
-        json!(false),
-        "PATCH must not reset published"
-    );
-
-    let after = api
-        .patch_post(&user.token, id, json!({"published": true}))
-        .await
-        .expect(200);
-    assert_eq!(after["title"], json!("patched title"));
-    assert_eq!(after["published"], json!(true));
-
-    let after = api
-        .patch_post(&user.token, id, json!({"content": "patched content"}))
-        .await
-        .expect(200);
-    assert_eq!(after["title"], json!("patched title"));
-    assert_eq!(after["content"], json!("patched content"));
-    assert_eq!(after["published"], json!(true));
-
-    for unchanged in ["id", "created_at", "owner_id", "owner"] {
-        assert_eq!(after[unchanged], before[unchanged], "{unchanged} changed");
-    }
-    assert_eq!(
-        stored(&api, &user, id).await,
-        after,
-        "the answer must be what is stored"
-    );
-}
-
-#[tokio::test]
-async fn patch_with_an_empty_body_changes_nothing() {
-    let api = api().await;
-    let user = api.new_user().await;
-    let before = draft(&api, &user).await;
-    let after = api
-        .patch_post(&user.token, id_of(&before), json!({}))
-        .await
-        .expect(200);
-    assert_eq!(after, before);
-}
-
-#[tokio::test]
-async fn patch_ignores_client_set_id_owner_votes_and_created_at() {
-    let api = api().await;
-    let user = api.new_user().await;
-    let other = api.new_user().await;
-    let before = draft(&api, &user).await;
-    let id = id_of(&before);
-    let after = api
-        .patch_post(
-            &user.token,
-            id,
-            json!({
-                "id": id + 1,
-                "owner_id": other.id,
-                "owner": other.json,
-                "votes": 42,
-                "created_at": "2001-01-01T00:00:00+00:00",
-            }),
-        )
-        .await
-        .expect(200);
-    assert_eq!(after, before);
-    assert_eq!(api.votes_of(&user.token, id).await, 0);
-}
-
-#[tokio::test]
-async fn patch_validates_types_and_limits() {
-    let api = api().await;
-    let user = api.new_user().await;
-    let id = id_of(&draft(&api, &user).await);
-    let cases = [
-        (json!({"title": 5}), "title"),
-        (json!({"content": false}), "content"),
-        (json!({"published": "yes"}), "published"),
-        (json!({"title": "t".repeat(301)}), "title"),
-        (json!({"content": "c".repeat(10_001)}), "content"),
-        (json!({"content": "bell \u{7}"}), "content"),
-        (json!({"title": "escape \u{1b}"}), "title"),
-    ];
-    for (body, field) in cases {
-        api.patch_post(&user.token, id, body)
-            .await
-            .expect_422(&["body", field]);
-    }
-    assert_eq!(stored(&api, &user, id).await["title"], json!("old title"));
-}
-
-#[tokio::test]
-async fn patch_on_an_unknown_post_is_404_does_not_exist() {
-    let api = api().await;
-    let user = api.new_user().await;
-    let id = missing_id();
-    api.patch_post(&user.token, id, json!({"title": "t"}))
-        .await
-        .expect_detail(404, &format!("post with id: {id} does not exist"));
-}
-
-#[tokio::test]
-async fn when_the_post_belongs_to_someone_else_patch_returns_403() {
-    let api = api().await;
-    let owner = api.new_user().await;
-    let stranger = api.new_user().await;
-    let before = draft(&api, &owner).await;
-    let id = id_of(&before);
-    api.patch_post(&stranger.token, id, json!({"published": true}))
-        .await
-        .expect_detail(403, "Not authorized to perform requested action");
-    assert_eq!(
-        stored(&api, &owner, id).await,
-        before,
-        "a refused PATCH changed the post"
-    );
-}
-
-#[tokio::test]
-async fn updates_keep_the_vote_count() {
+async fn put_and_patch_keep_the_vote_count() {
     let api = api().await;
     let owner = api.new_user().await;
     let voter = api.new_user().await;
@@ -342,7 +210,7 @@ async fn put_and_patch_with_empty_strings_answer_200_and_store_them() {
 }
 
 #[tokio::test]
-async fn empty_strings_do_not_hide_403_for_someone_elses_post() {
+async fn put_and_patch_with_empty_strings_on_someone_elses_post_are_still_403() {
     let api = api().await;
     let owner = api.new_user().await;
     let stranger = api.new_user().await;
@@ -362,7 +230,7 @@ async fn empty_strings_do_not_hide_403_for_someone_elses_post() {
 }
 
 #[tokio::test]
-async fn empty_strings_do_not_hide_404_for_a_missing_post() {
+async fn put_and_patch_with_empty_strings_on_a_missing_post_are_still_404() {
     let api = api().await;
     let user = api.new_user().await;
     let id = missing_id();

@@ -1,13 +1,14 @@
-//! Sessions: the refresh token of `POST /login`, its rotation at `POST /token/refresh`
-//! (each refresh token works once; a used one presented again revokes its whole session, per
-//! RFC 9700 §4.14), and `POST /logout`.
+//! `POST /token/refresh`: the refresh token of `POST /login` rotates (each refresh token
+//! works once; a used one presented again revokes its whole session, per RFC 9700 §4.14).
+//!
+//! The session helpers here are shared with `login.rs` and `logout.rs`.
 
 use api_tests::*;
 
-const REFUSED: &str = "Could not validate credentials";
+pub(crate) const REFUSED: &str = "Could not validate credentials";
 
 /// `POST /token/refresh` with this refresh token.
-async fn refresh(api: &Api, token: &str) -> Resp {
+pub(crate) async fn refresh(api: &Api, token: &str) -> Resp {
     api.json(
         "POST",
         "/token/refresh",
@@ -17,15 +18,9 @@ async fn refresh(api: &Api, token: &str) -> Resp {
     .await
 }
 
-/// `POST /logout` with this refresh token.
-async fn logout(api: &Api, token: &str) -> Resp {
-    api.json("POST", "/logout", None, json!({ "refresh_token": token }))
-        .await
-}
-
 /// A login's (or a refresh's) token pair, checked: `(access token, refresh token)`.
 #[track_caller]
-fn pair(body: &Value) -> (String, String) {
+pub(crate) fn pair(body: &Value) -> (String, String) {
     assert_eq!(body["token_type"], json!("bearer"), "{body}");
     let access = body["access_token"].as_str().expect("an access token");
     let refresh = body["refresh_token"].as_str().expect("a refresh token");
@@ -33,39 +28,10 @@ fn pair(body: &Value) -> (String, String) {
 }
 
 /// Signs up a user and logs in: the user and its login answer.
-async fn logged_in(api: &Api) -> (User, Value) {
+pub(crate) async fn logged_in(api: &Api) -> (User, Value) {
     let user = api.new_user().await;
     let body = api.login(&user.email, &user.password).await.expect(200);
     (user, body)
-}
-
-#[tokio::test]
-async fn login_answers_a_refresh_token_beside_the_courses_two_keys() {
-    let api = api().await;
-    let (_, body) = logged_in(&api).await;
-    assert_eq!(
-        keys(&body),
-        [
-            "access_token",
-            "expires_in",
-            "refresh_expires_in",
-            "refresh_token",
-            "token_type"
-        ]
-    );
-    let (access, refresh) = pair(&body);
-    // Opaque: 256 random bits in hex, not a JWT.
-    assert_eq!(refresh.len(), 64, "{refresh}");
-    assert!(refresh.bytes().all(|b| b.is_ascii_hexdigit()));
-    assert_ne!(refresh, access);
-    let claims = token_claims(&access);
-    let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
-    assert_eq!(body["expires_in"], json!(lifetime));
-    let refresh_secs = body["refresh_expires_in"].as_u64().unwrap();
-    assert!(
-        (7 * 24 * 3600 - 60..=7 * 24 * 3600).contains(&refresh_secs),
-        "7 days by default: {body}"
-    );
 }
 
 #[tokio::test]
@@ -88,7 +54,7 @@ async fn a_refresh_gives_a_working_access_token_and_a_new_refresh_token() {
 }
 
 #[tokio::test]
-async fn after_three_rotations_reusing_the_first_token_is_401_and_the_whole_family_is_dead() {
+async fn reusing_the_first_token_after_three_rotations_is_401_and_kills_the_whole_family() {
     let api = api().await;
     let (_, body) = logged_in(&api).await;
     let (_, first) = pair(&body);
@@ -112,7 +78,7 @@ async fn after_three_rotations_reusing_the_first_token_is_401_and_the_whole_fami
 }
 
 #[tokio::test]
-async fn when_20_refreshes_race_with_one_token_exactly_one_succeeds() {
+async fn exactly_one_of_20_refreshes_racing_with_one_token_succeeds() {
     let api = api().await;
     let (_, body) = logged_in(&api).await;
     let (_, token) = pair(&body);
@@ -154,30 +120,6 @@ async fn when_20_refreshes_race_with_one_token_exactly_one_succeeds() {
     refresh(&api, &pair(&winners[0]).1)
         .await
         .expect_401(REFUSED);
-}
-
-#[tokio::test]
-async fn logout_ends_the_session_and_is_idempotent() {
-    let api = api().await;
-    let (_, body) = logged_in(&api).await;
-    let (access, first) = pair(&body);
-    let (_, second) = pair(&refresh(&api, &first).await.expect(200));
-    // Logging out with the current token: 204, and its session is over.
-    assert_eq!(logout(&api, &second).await.expect(204), Value::Null);
-    refresh(&api, &second).await.expect_401(REFUSED);
-    // Again, with the same or an older token of the session: still 204.
-    logout(&api, &second).await.expect(204);
-    logout(&api, &first).await.expect(204);
-    // The access token already issued lives until it expires (no revocation check).
-    api.get("/posts", Some(&access)).await.expect(200);
-}
-
-#[tokio::test]
-async fn logout_with_an_unknown_token_is_204_and_tells_nothing() {
-    let api = api().await;
-    for token in ["", "never-issued", &"f".repeat(64)] {
-        logout(&api, token).await.expect(204);
-    }
 }
 
 #[tokio::test]

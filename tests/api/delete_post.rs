@@ -45,7 +45,7 @@ async fn delete_of_an_unknown_post_is_404_does_not_exist() {
 }
 
 #[tokio::test]
-async fn when_the_post_belongs_to_someone_else_delete_returns_403_and_keeps_it() {
+async fn delete_of_someone_elses_post_is_403_and_keeps_it() {
     let api = api().await;
     let owner = api.new_user().await;
     let stranger = api.new_user().await;
