@@ -107,3 +107,127 @@ mod tests {
         assert!(size < LAMBDA_RESPONSE_LIMIT);
     }
 }
+
+/// The handler against the in-memory store: one test per answer of the contract.
+#[cfg(test)]
+mod handler_tests {
+    use super::*;
+    use shared::domain::{Post, User};
+    use shared::memory::MemoryStore;
+    use shared::ports::VoteStore;
+    use shared::testing::{
+        TestRequest, add_post, add_user, body_json, detail, error_locations, header, request,
+        respond,
+    };
+
+    fn list() -> TestRequest {
+        request("GET", "/posts")
+    }
+
+    /// Posts of `owner`'s, one per title, each a few milliseconds after the last: ids order
+    /// posts by creation time only to the millisecond (`shared::ids`), so posts made within
+    /// one millisecond have no defined order.
+    async fn add_posts_in_order(store: &MemoryStore, owner: &User, titles: &[&str]) -> Vec<Post> {
+        let mut posts = Vec::new();
+        for title in titles {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            posts.push(add_post(store, owner, title).await);
+        }
+        posts
+    }
+
+    fn titles(answer: &Response<Body>) -> Vec<String> {
+        body_json(answer)
+            .as_array()
+            .expect("a list of posts")
+            .iter()
+            .map(|p| p["Post"]["title"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_users_posts_are_listed_newest_first_with_their_votes() {
+        // GIVEN ann's and bob's posts, the first with bob's vote
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let bob = add_user(&store, "bob@example.com").await;
+        let first = add_posts_in_order(&store, &ann, &["first"]).await.remove(0);
+        add_posts_in_order(&store, &bob, &["second"]).await;
+        add_posts_in_order(&store, &ann, &["third"]).await;
+        store.add_vote(first.id, bob.id).await.unwrap();
+        // WHEN bob lists posts
+        let answer = respond(handle(&store, list().as_caller(&bob).build()).await);
+        // THEN all three, newest first, each with its owner and votes
+        assert_eq!(answer.status(), 200);
+        assert_eq!(titles(&answer), ["third", "second", "first"]);
+        let body = body_json(&answer);
+        assert_eq!(body[2]["votes"], 1);
+        assert_eq!(body[2]["Post"]["owner"]["email"], "ann@example.com");
+        assert_eq!(body[0]["votes"], 0);
+    }
+
+    #[tokio::test]
+    async fn limit_skip_and_search_select_the_page() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        add_posts_in_order(&store, &ann, &["cat 1", "dog 1", "cat 2", "cat 3", "Cat 4"]).await;
+        let req = list()
+            .query("search", "cat")
+            .query("skip", 1)
+            .query("limit", 1)
+            .as_caller(&ann);
+        let answer = respond(handle(&store, req.build()).await);
+        assert_eq!(answer.status(), 200);
+        // "cat 3", "cat 2", "cat 1" match (case-sensitive); skip one, take one.
+        assert_eq!(titles(&answer), ["cat 2"]);
+    }
+
+    #[tokio::test]
+    async fn the_page_is_10_posts_by_default() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        for i in 0..12 {
+            add_post(&store, &ann, &format!("post {i}")).await;
+        }
+        let answer = respond(handle(&store, list().as_caller(&ann).build()).await);
+        assert_eq!(titles(&answer).len(), 10);
+        let answer =
+            respond(handle(&store, list().query("limit", 0).as_caller(&ann).build()).await);
+        assert_eq!(body_json(&answer), serde_json::json!([]));
+    }
+
+    #[tokio::test]
+    async fn without_a_caller_list_posts_returns_401() {
+        let store = MemoryStore::new();
+        let answer = respond(handle(&store, list().build()).await);
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), shared::answers::NOT_AUTHENTICATED);
+    }
+
+    #[tokio::test]
+    async fn when_limit_or_skip_is_out_of_range_or_not_a_number_list_posts_returns_422() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        for (name, value) in [
+            ("limit", "101"),
+            ("limit", "-1"),
+            ("limit", "ten"),
+            ("skip", "-1"),
+        ] {
+            let req = list().query(name, value).as_caller(&ann);
+            let answer = respond(handle(&store, req.build()).await);
+            assert_eq!(answer.status(), 422, "{name}={value}");
+            assert_eq!(error_locations(&answer), [format!("query.{name}")]);
+        }
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_list_posts_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        store.set_unavailable(true);
+        let answer = respond(handle(&store, list().as_caller(&ann).build()).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}

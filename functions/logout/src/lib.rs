@@ -39,3 +39,78 @@ pub async fn handle(store: &impl SessionStore, req: Request) -> Result<Response<
     }
     no_content()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::auth::new_refresh_token;
+    use shared::memory::MemoryStore;
+    use shared::testing::{add_user, error_locations, header, request, respond, test_sessions};
+
+    fn logout(refresh_token: &str) -> Request {
+        request("POST", "/logout")
+            .json(json!({"refresh_token": refresh_token}))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn logout_revokes_the_session_of_the_refresh_token_with_204() {
+        // GIVEN ann's session and its refresh token
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = new_refresh_token();
+        let session = store
+            .create_session(
+                ann.id,
+                &refresh_token_hash(&token),
+                unix_now(),
+                &test_sessions(),
+            )
+            .await
+            .unwrap();
+        // WHEN she logs out with it
+        let answer = respond(handle(&store, logout(&token)).await);
+        // THEN 204 with no body, and the session is over
+        assert_eq!(answer.status(), 204);
+        assert!(answer.body().is_empty());
+        let active = store.session_is_active(&session.session_id, unix_now());
+        assert!(!active.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn logging_out_twice_or_with_an_unknown_token_is_also_204() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = new_refresh_token();
+        let hash = refresh_token_hash(&token);
+        let sessions = test_sessions();
+        store
+            .create_session(ann.id, &hash, unix_now(), &sessions)
+            .await
+            .unwrap();
+        for token in [token.as_str(), token.as_str(), "never-issued"] {
+            let answer = respond(handle(&store, logout(token)).await);
+            assert_eq!(answer.status(), 204, "{token}");
+            assert!(answer.body().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn when_the_refresh_token_is_missing_logout_returns_422() {
+        let store = MemoryStore::new();
+        let req = request("POST", "/logout").json(json!({})).build();
+        let answer = respond(handle(&store, req).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.refresh_token"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_logout_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        store.set_unavailable(true);
+        let answer = respond(handle(&store, logout(&new_refresh_token())).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}
