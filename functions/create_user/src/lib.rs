@@ -147,3 +147,122 @@ async fn replayed<S: UserStore + LoginLimitStore>(
     .map_err(ApiError::internal)?;
     Ok((time::OffsetDateTime::now_utc() - created <= REPLAY_WINDOW).then_some(user))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::memory::MemoryStore;
+    use shared::testing::{
+        add_user, body_json, detail, error_locations, header, request, respond, test_passwords,
+        tiny_login_limits,
+    };
+
+    fn state(store: MemoryStore) -> State<MemoryStore> {
+        State::new(store, test_passwords(), LoginLimitsConfig::default())
+    }
+
+    fn sign_up(email: &str, password: &str) -> Request {
+        request("POST", "/users")
+            .json(json!({"email": email, "password": password}))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_sign_up_creates_the_account_and_answers_201_without_the_password() {
+        let state = state(MemoryStore::new());
+        // WHEN ann signs up, her domain in capitals
+        let answer = respond(handle(&state, sign_up("Ann@Example.COM", "correct horse")).await);
+        // THEN 201 with id, the normalised e-mail and created_at only
+        assert_eq!(answer.status(), 201);
+        let body = body_json(&answer);
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["created_at", "email", "id"]);
+        assert_eq!(body["email"], "Ann@example.com");
+        // AND the store has the user, and a bcrypt hash of the password that verifies
+        let email = Email::parse("Ann@example.com").unwrap();
+        let credential = state.store.get_credential(&email).await.unwrap().unwrap();
+        assert_eq!(Some(credential.user_id.get()), body["id"].as_u64());
+        assert_ne!(credential.password_hash.as_str(), "correct horse");
+        let passwords = test_passwords();
+        let verified = passwords.verify("correct horse".into(), Some(credential.password_hash));
+        assert!(verified.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn when_the_email_is_taken_sign_up_returns_409() {
+        // GIVEN an account for ann (with another password)
+        let store = MemoryStore::new();
+        add_user(&store, "ann@example.com").await;
+        let state = state(store);
+        // WHEN someone signs up with her e-mail, the domain spelled differently
+        let answer = respond(handle(&state, sign_up("ann@EXAMPLE.com", "correct horse")).await);
+        // THEN 409 naming the e-mail as stored
+        assert_eq!(answer.status(), 409);
+        assert_eq!(
+            detail(&answer),
+            "User with email: ann@example.com already exists"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_repeated_sign_up_with_the_same_password_answers_the_same_account() {
+        let state = state(MemoryStore::new());
+        let first = respond(handle(&state, sign_up("ann@example.com", "correct horse")).await);
+        let again = respond(handle(&state, sign_up("ann@example.com", "correct horse")).await);
+        assert_eq!(again.status(), 201);
+        assert_eq!(body_json(&again), body_json(&first));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_sign_up_past_the_failed_login_limit_returns_409_even_with_the_password() {
+        // GIVEN ann's account, and one failed login allowed per window
+        let store = MemoryStore::new();
+        let state = State::new(store, test_passwords(), tiny_login_limits(1));
+        let first = respond(handle(&state, sign_up("ann@example.com", "correct horse")).await);
+        assert_eq!(first.status(), 201);
+        // WHEN a repeat with a wrong password uses up the limit, then one with the right one
+        let wrong = respond(handle(&state, sign_up("ann@example.com", "wrong password")).await);
+        let right = respond(handle(&state, sign_up("ann@example.com", "correct horse")).await);
+        // THEN both are the contract's 409: sign-up is no password oracle past the limit
+        assert_eq!(wrong.status(), 409);
+        assert_eq!(right.status(), 409);
+        assert_eq!(
+            detail(&right),
+            "User with email: ann@example.com already exists"
+        );
+    }
+
+    #[tokio::test]
+    async fn when_the_email_or_password_is_invalid_sign_up_returns_422_and_creates_nothing() {
+        let state = state(MemoryStore::new());
+        let answer = respond(handle(&state, sign_up("not an address", "short")).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.email", "body.password"]);
+        let text_plain = request("POST", "/users")
+            .body(
+                "text/plain",
+                r#"{"email": "ann@example.com", "password": "correct horse"}"#,
+            )
+            .build();
+        let answer = respond(handle(&state, text_plain).await);
+        assert_eq!(answer.status(), 422);
+        let email = Email::parse("ann@example.com").unwrap();
+        assert!(state.store.get_credential(&email).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_sign_up_returns_503_with_retry_after() {
+        let store = MemoryStore::new();
+        store.set_unavailable(true);
+        let state = state(store);
+        let answer = respond(handle(&state, sign_up("ann@example.com", "correct horse")).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}

@@ -138,3 +138,158 @@ pub async fn handle<S: UserStore + LoginLimitStore + SessionStore>(
         _ => Err(invalid_credentials()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::answers::{INVALID_CREDENTIALS, TOO_MANY_FAILED_LOGINS};
+    use shared::memory::MemoryStore;
+    use shared::testing::{
+        add_user_with_password, body_json, detail, error_locations, header, request, respond,
+        test_jwt, test_login_passwords, test_sessions, tiny_login_limits,
+    };
+
+    async fn state(store: MemoryStore, limits: LoginLimitsConfig) -> State<MemoryStore> {
+        State::new(
+            store,
+            test_login_passwords().await,
+            test_jwt(),
+            limits,
+            test_sessions(),
+        )
+    }
+
+    /// A state whose store has ann, password `correct horse`.
+    async fn with_ann(limits: LoginLimitsConfig) -> (State<MemoryStore>, shared::domain::User) {
+        let store = MemoryStore::new();
+        let ann = add_user_with_password(&store, "ann@example.com", "correct horse").await;
+        (state(store, limits).await, ann)
+    }
+
+    fn login(username: &str, password: &str) -> Request {
+        request("POST", "/login")
+            .form(&[("username", username), ("password", password)])
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_right_password_answers_an_access_token_and_starts_a_session() {
+        let (state, ann) = with_ann(LoginLimitsConfig::default()).await;
+        // WHEN ann logs in, her domain in capitals
+        let answer = respond(handle(&state, login("ann@EXAMPLE.com", "correct horse")).await);
+        // THEN 200 with a bearer token for her and a refresh token
+        assert_eq!(answer.status(), 200);
+        let body = body_json(&answer);
+        assert_eq!(body["token_type"], "bearer");
+        assert_eq!(body["expires_in"], 30 * 60);
+        let claims = test_jwt()
+            .verify(body["access_token"].as_str().unwrap())
+            .expect("a valid access token");
+        assert_eq!(claims.user_id, ann.id.get());
+        assert_eq!(body["refresh_token"].as_str().unwrap().len(), 64);
+        // AND the refresh token belongs to a live session of hers: it can be traded once
+        let refresh = body["refresh_token"].as_str().unwrap();
+        let grant = state
+            .store
+            .rotate_refresh_token(&refresh_token_hash(refresh), "next", unix_now(), 60)
+            .await
+            .expect("the refresh token is stored");
+        assert_eq!(grant.user_id, ann.id);
+        let active = state.store.session_is_active(&grant.session_id, unix_now());
+        assert!(active.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_multipart_form_logs_in_too() {
+        let (state, _) = with_ann(LoginLimitsConfig::default()).await;
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nann@example.com\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\ncorrect horse\r\n\
+                    --XyZ--\r\n";
+        let req = request("POST", "/login")
+            .body("multipart/form-data; boundary=XyZ", body)
+            .build();
+        let answer = respond(handle(&state, req).await);
+        assert_eq!(answer.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn when_the_password_is_wrong_login_returns_403() {
+        let (state, _) = with_ann(LoginLimitsConfig::default()).await;
+        let answer = respond(handle(&state, login("ann@example.com", "wrong password")).await);
+        assert_eq!(answer.status(), 403);
+        assert_eq!(detail(&answer), INVALID_CREDENTIALS);
+    }
+
+    #[tokio::test]
+    async fn when_the_email_is_unknown_login_returns_the_same_403() {
+        let (state, _) = with_ann(LoginLimitsConfig::default()).await;
+        for username in ["bob@example.com", "not an address"] {
+            let answer = respond(handle(&state, login(username, "correct horse")).await);
+            assert_eq!(answer.status(), 403, "{username}");
+            assert_eq!(detail(&answer), INVALID_CREDENTIALS, "{username}");
+        }
+    }
+
+    #[tokio::test]
+    async fn when_a_field_is_missing_or_the_grant_type_is_wrong_login_returns_422() {
+        let (state, _) = with_ann(LoginLimitsConfig::default()).await;
+        let req = request("POST", "/login")
+            .form(&[("grant_type", "client_credentials")])
+            .build();
+        let answer = respond(handle(&state, req).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(
+            error_locations(&answer),
+            ["body.username", "body.password", "body.grant_type"]
+        );
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_login_returns_429_with_retry_after_even_for_the_right_password() {
+        // GIVEN two failed logins allowed per account and source
+        let (state, _) = with_ann(tiny_login_limits(2)).await;
+        for _ in 0..2 {
+            let answer = respond(handle(&state, login("ann@example.com", "wrong password")).await);
+            assert_eq!(answer.status(), 403);
+        }
+        // WHEN a third attempt comes from the same source, with the right password
+        let answer = respond(handle(&state, login("ann@example.com", "correct horse")).await);
+        // THEN 429, retry when the 15-minute window ends
+        assert_eq!(answer.status(), 429);
+        assert_eq!(detail(&answer), TOO_MANY_FAILED_LOGINS);
+        let retry_after: u64 = header(&answer, "retry-after").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry_after), "{retry_after}");
+        // AND another source is not held back by this one's failures
+        let elsewhere = request("POST", "/login")
+            .form(&[
+                ("username", "ann@example.com"),
+                ("password", "correct horse"),
+            ])
+            .from_ip("198.51.100.9")
+            .build();
+        assert_eq!(respond(handle(&state, elsewhere).await).status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_successful_login_takes_its_attempt_back() {
+        // GIVEN two failed logins allowed, one used
+        let (state, _) = with_ann(tiny_login_limits(2)).await;
+        let failed = respond(handle(&state, login("ann@example.com", "wrong password")).await);
+        assert_eq!(failed.status(), 403);
+        // WHEN ann then logs in three times in a row
+        for _ in 0..3 {
+            let answer = respond(handle(&state, login("ann@example.com", "correct horse")).await);
+            // THEN none is refused: successes do not count as failures
+            assert_eq!(answer.status(), 200);
+        }
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_login_returns_503_with_retry_after() {
+        let (state, _) = with_ann(LoginLimitsConfig::default()).await;
+        state.store.set_unavailable(true);
+        let answer = respond(handle(&state, login("ann@example.com", "correct horse")).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+    }
+}

@@ -85,3 +85,131 @@ pub async fn handle(
         .await?;
     json(StatusCode::OK, &session::tokens(&state.jwt, next, &grant)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::answers::INVALID_TOKEN;
+    use shared::memory::MemoryStore;
+    use shared::store::RefreshGrant;
+    use shared::testing::{
+        add_user, body_json, detail, error_locations, header, request, respond, test_jwt,
+        test_sessions,
+    };
+
+    /// A state whose store has ann with one session, and that session's refresh token.
+    async fn with_session() -> (
+        State<MemoryStore>,
+        shared::domain::User,
+        String,
+        RefreshGrant,
+    ) {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = new_refresh_token();
+        let grant = store
+            .create_session(
+                ann.id,
+                &refresh_token_hash(&token),
+                unix_now(),
+                &test_sessions(),
+            )
+            .await
+            .unwrap();
+        (
+            State::new(store, test_jwt(), test_sessions()),
+            ann,
+            token,
+            grant,
+        )
+    }
+
+    fn refresh(token: &str) -> Request {
+        request("POST", "/token/refresh")
+            .json(json!({"refresh_token": token}))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_traded_for_a_new_pair_of_the_same_session() {
+        let (state, ann, token, grant) = with_session().await;
+        let answer = respond(handle(&state, refresh(&token)).await);
+        assert_eq!(answer.status(), 200);
+        let body = body_json(&answer);
+        assert_eq!(body["token_type"], "bearer");
+        let claims = test_jwt()
+            .verify(body["access_token"].as_str().unwrap())
+            .expect("a valid access token");
+        assert_eq!(claims.user_id, ann.id.get());
+        let next = body["refresh_token"].as_str().unwrap();
+        assert_ne!(next, token);
+        assert!(body["refresh_expires_in"].as_u64().unwrap() > 0);
+        // AND the new one works in turn; the session is still alive
+        assert_eq!(respond(handle(&state, refresh(next)).await).status(), 200);
+        let active = state.store.session_is_active(&grant.session_id, unix_now());
+        assert!(active.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn when_a_used_token_is_presented_again_refresh_returns_401_and_revokes_the_session() {
+        // GIVEN ann's token, already traded once
+        let (state, _, token, grant) = with_session().await;
+        let first = body_json(&respond(handle(&state, refresh(&token)).await));
+        let next = first["refresh_token"].as_str().unwrap().to_string();
+        // WHEN the used token comes back (a replay, or a stolen copy)
+        let answer = respond(handle(&state, refresh(&token)).await);
+        // THEN 401, and the whole session is over: its newer token is refused too
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), INVALID_TOKEN);
+        assert_eq!(header(&answer, "www-authenticate"), Some("Bearer"));
+        let active = state.store.session_is_active(&grant.session_id, unix_now());
+        assert!(!active.await.unwrap());
+        assert_eq!(respond(handle(&state, refresh(&next)).await).status(), 401);
+    }
+
+    #[tokio::test]
+    async fn when_the_token_is_unknown_refresh_returns_401() {
+        let (state, _, _, _) = with_session().await;
+        let answer = respond(handle(&state, refresh(&new_refresh_token())).await);
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), INVALID_TOKEN);
+    }
+
+    #[tokio::test]
+    async fn when_the_session_was_logged_out_refresh_returns_401() {
+        let (state, _, token, _) = with_session().await;
+        let revoked = state
+            .store
+            .revoke_session(&refresh_token_hash(&token), unix_now())
+            .await;
+        assert!(revoked.unwrap());
+        let answer = respond(handle(&state, refresh(&token)).await);
+        assert_eq!(answer.status(), 401);
+        assert_eq!(detail(&answer), INVALID_TOKEN);
+    }
+
+    #[tokio::test]
+    async fn when_the_token_is_missing_or_too_long_refresh_returns_422() {
+        let (state, _, _, _) = with_session().await;
+        let req = request("POST", "/token/refresh").json(json!({})).build();
+        let answer = respond(handle(&state, req).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.refresh_token"]);
+        let answer = respond(handle(&state, refresh(&"x".repeat(257))).await);
+        assert_eq!(answer.status(), 422);
+        assert_eq!(error_locations(&answer), ["body.refresh_token"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_refresh_returns_503_with_retry_after() {
+        let (state, _, token, _) = with_session().await;
+        state.store.set_unavailable(true);
+        let answer = respond(handle(&state, refresh(&token)).await);
+        assert_eq!(answer.status(), 503);
+        assert_eq!(header(&answer, "retry-after"), Some("1"));
+        // AND the token was not spent: it works once the store is back
+        state.store.set_unavailable(false);
+        assert_eq!(respond(handle(&state, refresh(&token)).await).status(), 200);
+    }
+}
