@@ -218,6 +218,9 @@ pub async fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::http::RequestExt as _;
+    use shared::memory::MemoryStore;
+    use shared::testing::{add_user, test_jwt};
 
     #[test]
     fn the_policy_covers_every_method_of_the_stage() {
@@ -238,6 +241,149 @@ mod tests {
             event[k] = v.clone();
         }
         serde_json::from_value(event).expect("a REQUEST authorizer event")
+    }
+
+    /// A state over `store`, signing with `shared::testing`'s key.
+    fn state(store: MemoryStore) -> State<MemoryStore> {
+        State::new(test_jwt(), store)
+    }
+
+    /// A request to `GET /posts` with one `Authorization` header.
+    fn with_authorization(value: &str) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+        event(serde_json::json!({
+            "headers": {"Authorization": value},
+            "multiValueHeaders": {"Authorization": [value]}
+        }))
+    }
+
+    fn effect(response: &AuthorizerResponse) -> &str {
+        response.policy_document.statement[0].effect
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_of_an_existing_user_is_allowed_with_the_user_in_the_context() {
+        // GIVEN ann and a token issued for her
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = test_jwt().issue(ann.id).unwrap();
+        // WHEN she calls with it
+        let response = authorize(
+            &state(store),
+            with_authorization(&format!("Bearer {token}")),
+        )
+        .await
+        .unwrap();
+        // THEN Allow on the whole stage, her id, e-mail and creation time in the context
+        assert_eq!(effect(&response), "Allow");
+        assert_eq!(
+            response.policy_document.statement[0].resource,
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/*"
+        );
+        assert_eq!(response.principal_id, ann.id.to_string());
+        assert_eq!(
+            response.context,
+            Some(CallerContext {
+                user_id: ann.id.to_string(),
+                email: "ann@example.com".into(),
+                created_at: ann.created_at.clone(),
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn what_the_authorizer_puts_in_the_context_is_what_handlers_read_as_the_caller() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = test_jwt().issue(ann.id).unwrap();
+        let response = authorize(
+            &state(store),
+            with_authorization(&format!("Bearer {token}")),
+        )
+        .await
+        .unwrap();
+        let context = response.context.expect("a context");
+        let mut ctx = shared::http::request::RequestContext::ApiGatewayV1(Default::default());
+        if let shared::http::request::RequestContext::ApiGatewayV1(c) = &mut ctx {
+            c.authorizer.fields =
+                serde_json::from_value(serde_json::to_value(&context).unwrap()).unwrap();
+        }
+        let req = shared::http::Request::default().with_request_context(ctx);
+        assert_eq!(shared::http::caller(&req).unwrap(), ann);
+    }
+
+    #[tokio::test]
+    async fn a_token_that_fails_verification_is_denied() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let other_key = Jwt::new(&JwtConfig::new(
+            b"another-key-another-key-another-key".to_vec(),
+            30,
+        ));
+        let forged = other_key.issue(ann.id).unwrap();
+        let state = state(store);
+        for header in [format!("Bearer {forged}"), "Bearer not-a-jwt".into()] {
+            let response = authorize(&state, with_authorization(&header))
+                .await
+                .unwrap();
+            assert_eq!(effect(&response), "Deny", "{header}");
+            assert_eq!(response.principal_id, "anonymous");
+            assert_eq!(response.context, None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_of_a_user_that_does_not_exist_is_denied() {
+        let token = test_jwt().issue(UserId::new(42)).unwrap();
+        let response = authorize(
+            &state(MemoryStore::new()),
+            with_authorization(&format!("Bearer {token}")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(effect(&response), "Deny");
+        assert_eq!(response.context, None);
+    }
+
+    #[tokio::test]
+    async fn two_authorization_headers_are_denied_even_with_a_valid_token_among_them() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = format!("Bearer {}", test_jwt().issue(ann.id).unwrap());
+        let e = event(serde_json::json!({
+            "headers": {"Authorization": token},
+            "multiValueHeaders": {"Authorization": [token, token]}
+        }));
+        let response = authorize(&state(store), e).await.unwrap();
+        assert_eq!(effect(&response), "Deny");
+    }
+
+    #[tokio::test]
+    async fn a_header_that_is_not_a_bearer_token_is_unauthorized() {
+        let state = state(MemoryStore::new());
+        for header in ["Basic YW5uOnB3", "Bearer", ""] {
+            let result = authorize(&state, with_authorization(header)).await;
+            assert!(
+                matches!(result, Err(AuthorizerError::Unauthorized)),
+                "{header:?}: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn when_the_store_is_unavailable_the_authorizer_fails_rather_than_deny() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        let token = test_jwt().issue(ann.id).unwrap();
+        store.set_unavailable(true);
+        let result = authorize(
+            &state(store),
+            with_authorization(&format!("Bearer {token}")),
+        )
+        .await;
+        assert!(
+            matches!(result, Err(AuthorizerError::Unavailable)),
+            "{result:?}"
+        );
     }
 
     #[test]
