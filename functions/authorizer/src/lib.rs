@@ -370,7 +370,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_the_authorizer_fails_rather_than_deny() {
+    async fn the_authorizer_fails_rather_than_denies_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let token = test_jwt().issue(ann.id).unwrap();

@@ -92,7 +92,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_create_post_returns_401_and_stores_nothing() {
+    async fn create_post_without_a_caller_is_401_and_stores_nothing() {
         let store = MemoryStore::new();
         let req = request("POST", "/posts").json(json!({"title": "t", "content": "c"}));
         let answer = respond(handle(&store, req.build()).await);
@@ -102,7 +102,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_a_field_is_missing_or_too_long_create_post_returns_422_per_field() {
+    async fn a_post_with_a_missing_or_too_long_field_is_422_per_field() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let req = request("POST", "/posts")
@@ -115,7 +115,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_body_is_not_json_create_post_returns_422() {
+    async fn a_body_that_is_not_json_is_422() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         for req in [
@@ -131,7 +131,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_create_post_returns_503_with_retry_after() {
+    async fn create_post_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         store.set_unavailable(true);

@@ -195,7 +195,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_email_is_taken_sign_up_returns_409() {
+    async fn a_sign_up_with_a_taken_email_is_409() {
         // GIVEN an account for ann (with another password)
         let store = MemoryStore::new();
         add_user(&store, "ann@example.com").await;
@@ -220,7 +220,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_repeated_sign_up_past_the_failed_login_limit_returns_409_even_with_the_password() {
+    async fn a_repeated_sign_up_with_the_right_password_is_409_past_the_failed_login_limit() {
         // GIVEN ann's account, and one failed login allowed per window
         let store = MemoryStore::new();
         let state = State::new(store, test_passwords(), tiny_login_limits(1));
@@ -239,7 +239,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_email_or_password_is_invalid_sign_up_returns_422_and_creates_nothing() {
+    async fn a_sign_up_with_an_invalid_email_or_password_is_422_and_creates_nothing() {
         let state = state(MemoryStore::new());
         let answer = respond(handle(&state, sign_up("not an address", "short")).await);
         assert_eq!(answer.status(), 422);
@@ -257,7 +257,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_sign_up_returns_503_with_retry_after() {
+    async fn sign_up_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         store.set_unavailable(true);
         let state = state(store);

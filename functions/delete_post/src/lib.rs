@@ -66,7 +66,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_delete_returns_401_and_the_post_stays() {
+    async fn delete_without_a_caller_is_401_and_keeps_the_post() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;
@@ -77,7 +77,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_post_belongs_to_someone_else_delete_returns_403_and_the_post_stays() {
+    async fn delete_of_someone_elses_post_is_403_and_keeps_it() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let bob = add_user(&store, "bob@example.com").await;
@@ -89,7 +89,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_there_is_no_such_post_delete_returns_404() {
+    async fn delete_of_an_unknown_post_is_404_does_not_exist() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let answer = respond(handle(&store, delete(5).as_caller(&ann).build()).await);
@@ -98,7 +98,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deleting_twice_answers_404_the_second_time() {
+    async fn a_second_delete_of_the_same_post_is_404() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;
@@ -111,7 +111,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_id_is_not_a_positive_integer_delete_returns_422_at_path_id() {
+    async fn delete_of_an_id_that_is_not_a_positive_integer_is_422_at_path_id() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let answer = respond(handle(&store, delete("-3").as_caller(&ann).build()).await);
@@ -120,7 +120,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_delete_returns_503_with_retry_after() {
+    async fn delete_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;

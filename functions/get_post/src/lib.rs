@@ -73,7 +73,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_get_post_returns_401() {
+    async fn get_post_without_a_caller_is_401() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;
@@ -84,7 +84,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_there_is_no_such_post_get_post_returns_404() {
+    async fn an_unknown_post_is_404_was_not_found() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let answer = respond(handle(&store, get(5).as_caller(&ann).build()).await);
@@ -93,7 +93,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_id_is_not_a_positive_integer_get_post_returns_422_at_path_id() {
+    async fn an_id_that_is_not_a_positive_integer_is_422_at_path_id() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         for bad in ["abc", "0", "-1", "9007199254740992"] {
@@ -104,7 +104,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_get_post_returns_503_with_retry_after() {
+    async fn get_post_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;

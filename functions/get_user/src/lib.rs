@@ -66,7 +66,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_there_is_no_such_user_get_user_returns_404() {
+    async fn an_unknown_user_is_404() {
         let store = MemoryStore::new();
         let answer = respond(handle(&store, get(5).build()).await);
         assert_eq!(answer.status(), 404);
@@ -74,7 +74,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_id_is_not_a_positive_integer_get_user_returns_422_at_path_id() {
+    async fn an_id_that_is_not_a_positive_integer_is_422_at_path_id() {
         let store = MemoryStore::new();
         for bad in ["abc", "0", "1.5", "9007199254740992"] {
             let answer = respond(handle(&store, get(bad).build()).await);
@@ -84,7 +84,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_get_user_returns_503_with_retry_after() {
+    async fn get_user_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         store.set_unavailable(true);

@@ -197,7 +197,7 @@ mod handler_tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_list_posts_returns_401() {
+    async fn list_posts_without_a_caller_is_401() {
         let store = MemoryStore::new();
         let answer = respond(handle(&store, list().build()).await);
         assert_eq!(answer.status(), 401);
@@ -205,7 +205,7 @@ mod handler_tests {
     }
 
     #[tokio::test]
-    async fn when_limit_or_skip_is_out_of_range_or_not_a_number_list_posts_returns_422() {
+    async fn a_limit_or_skip_out_of_range_or_not_a_number_is_422() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         for (name, value) in [
@@ -222,7 +222,7 @@ mod handler_tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_list_posts_returns_503_with_retry_after() {
+    async fn list_posts_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         store.set_unavailable(true);

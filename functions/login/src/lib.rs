@@ -213,7 +213,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_password_is_wrong_login_returns_403() {
+    async fn a_wrong_password_is_403() {
         let (state, _) = with_ann(LoginLimitsConfig::default()).await;
         let answer = respond(handle(&state, login("ann@example.com", "wrong password")).await);
         assert_eq!(answer.status(), 403);
@@ -221,7 +221,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_email_is_unknown_login_returns_the_same_403() {
+    async fn an_unknown_email_is_the_same_403() {
         let (state, _) = with_ann(LoginLimitsConfig::default()).await;
         for username in ["bob@example.com", "not an address"] {
             let answer = respond(handle(&state, login(username, "correct horse")).await);
@@ -231,7 +231,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_a_field_is_missing_or_the_grant_type_is_wrong_login_returns_422() {
+    async fn a_form_without_its_fields_or_with_another_grant_type_is_422() {
         let (state, _) = with_ann(LoginLimitsConfig::default()).await;
         let req = request("POST", "/login")
             .form(&[("grant_type", "client_credentials")])
@@ -245,7 +245,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn past_the_limit_login_returns_429_with_retry_after_even_for_the_right_password() {
+    async fn the_right_password_past_the_failed_login_limit_is_429_with_retry_after() {
         // GIVEN two failed logins allowed per account and source
         let (state, _) = with_ann(tiny_login_limits(2)).await;
         for _ in 0..2 {
@@ -285,7 +285,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_login_returns_503_with_retry_after() {
+    async fn login_is_503_with_retry_after_when_the_store_is_unavailable() {
         let (state, _) = with_ann(LoginLimitsConfig::default()).await;
         state.store.set_unavailable(true);
         let answer = respond(handle(&state, login("ann@example.com", "correct horse")).await);

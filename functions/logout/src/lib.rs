@@ -97,7 +97,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_refresh_token_is_missing_logout_returns_422() {
+    async fn logout_without_a_refresh_token_is_422() {
         let store = MemoryStore::new();
         let req = request("POST", "/logout").json(json!({})).build();
         let answer = respond(handle(&store, req).await);
@@ -106,7 +106,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_logout_returns_503_with_retry_after() {
+    async fn logout_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         store.set_unavailable(true);
         let answer = respond(handle(&store, logout(&new_refresh_token())).await);

@@ -99,7 +99,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_patch_returns_401() {
+    async fn patch_without_a_caller_is_401() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "old").await;
@@ -110,7 +110,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_post_belongs_to_someone_else_patch_returns_403_and_changes_nothing() {
+    async fn patch_on_someone_elses_post_is_403_and_changes_nothing() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let bob = add_user(&store, "bob@example.com").await;
@@ -130,7 +130,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_there_is_no_such_post_patch_returns_404() {
+    async fn patch_on_an_unknown_post_is_404_does_not_exist() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let answer = respond(
@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_a_field_has_the_wrong_type_patch_returns_422_and_changes_nothing() {
+    async fn a_patch_with_a_field_of_the_wrong_type_is_422_and_changes_nothing() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "old").await;
@@ -158,7 +158,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_id_is_not_a_positive_integer_patch_returns_422_at_path_id() {
+    async fn patch_on_an_id_that_is_not_a_positive_integer_is_422_at_path_id() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let answer = respond(
@@ -173,7 +173,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_patch_returns_503_with_retry_after() {
+    async fn patch_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "old").await;

@@ -152,7 +152,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_a_used_token_is_presented_again_refresh_returns_401_and_revokes_the_session() {
+    async fn a_used_refresh_token_presented_again_is_401_and_revokes_its_session() {
         // GIVEN ann's token, already traded once
         let (state, _, token, grant) = with_session().await;
         let first = body_json(&respond(handle(&state, refresh(&token)).await));
@@ -169,7 +169,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_token_is_unknown_refresh_returns_401() {
+    async fn an_unknown_refresh_token_is_401() {
         let (state, _, _, _) = with_session().await;
         let answer = respond(handle(&state, refresh(&new_refresh_token())).await);
         assert_eq!(answer.status(), 401);
@@ -177,7 +177,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_session_was_logged_out_refresh_returns_401() {
+    async fn a_refresh_token_of_a_logged_out_session_is_401() {
         let (state, _, token, _) = with_session().await;
         let revoked = state
             .store
@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_token_is_missing_or_too_long_refresh_returns_422() {
+    async fn a_missing_or_too_long_refresh_token_is_422() {
         let (state, _, _, _) = with_session().await;
         let req = request("POST", "/token/refresh").json(json!({})).build();
         let answer = respond(handle(&state, req).await);
@@ -202,7 +202,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_refresh_returns_503_with_retry_after() {
+    async fn refresh_is_503_with_retry_after_when_the_store_is_unavailable_and_keeps_the_token() {
         let (state, _, token, _) = with_session().await;
         state.store.set_unavailable(true);
         let answer = respond(handle(&state, refresh(&token)).await);

@@ -113,7 +113,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_update_returns_401() {
+    async fn put_without_a_caller_is_401() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "old").await;
@@ -130,7 +130,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_post_belongs_to_someone_else_update_returns_403_and_changes_nothing() {
+    async fn put_on_someone_elses_post_is_403_and_changes_nothing() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let bob = add_user(&store, "bob@example.com").await;
@@ -143,7 +143,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_there_is_no_such_post_update_returns_404() {
+    async fn put_on_an_unknown_post_is_404_does_not_exist() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let body = json!({"title": "t", "content": "c"});
@@ -153,7 +153,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_body_is_incomplete_update_returns_422_and_changes_nothing() {
+    async fn put_of_an_incomplete_post_is_422_and_changes_nothing() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "old").await;
@@ -165,7 +165,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_id_is_not_a_positive_integer_update_returns_422_at_path_id() {
+    async fn put_on_an_id_that_is_not_a_positive_integer_is_422_at_path_id() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let body = json!({"title": "t", "content": "c"});
@@ -175,7 +175,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_update_returns_503_with_retry_after() {
+    async fn put_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "old").await;

@@ -103,7 +103,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_caller_vote_returns_401_and_counts_nothing() {
+    async fn a_vote_without_a_caller_is_401_and_counts_nothing() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;
@@ -115,7 +115,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_post_does_not_exist_vote_returns_404_for_either_direction() {
+    async fn a_vote_on_an_unknown_post_is_404_in_either_direction() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         for dir in [0, 1] {
@@ -131,7 +131,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_there_is_no_vote_to_remove_vote_returns_404() {
+    async fn removing_a_vote_the_caller_never_made_is_404() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let bob = add_user(&store, "bob@example.com").await;
@@ -146,7 +146,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_caller_has_already_voted_vote_returns_409_and_counts_once() {
+    async fn a_second_vote_on_the_same_post_is_409_and_counts_once() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let bob = add_user(&store, "bob@example.com").await;
@@ -163,7 +163,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_dir_or_post_id_is_out_of_range_vote_returns_422_per_field() {
+    async fn a_vote_with_dir_or_post_id_out_of_range_is_422_per_field() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let req = vote(json!({"post_id": 0, "dir": 2})).as_caller(&ann);
@@ -177,7 +177,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_store_is_unavailable_vote_returns_503_with_retry_after() {
+    async fn vote_is_503_with_retry_after_when_the_store_is_unavailable() {
         let store = MemoryStore::new();
         let ann = add_user(&store, "ann@example.com").await;
         let post = add_post(&store, &ann, "hello").await;
