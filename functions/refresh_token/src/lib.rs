@@ -208,7 +208,8 @@ mod tests {
         let answer = respond(handle(&state, refresh(&token)).await);
         assert_eq!(answer.status(), 503);
         assert_eq!(header(&answer, "retry-after"), Some("1"));
-        // AND the token was not spent: it works once the store is back
+        // AND the token was not spent (the store refused before changing anything): it works
+        // once the store is back
         state.store.set_unavailable(false);
         assert_eq!(respond(handle(&state, refresh(&token)).await).status(), 200);
     }
