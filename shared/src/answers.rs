@@ -125,7 +125,10 @@ mod tests {
     use crate::domain::Email;
     use lambda_http::http::StatusCode;
 
-    fn answer(e: impl Into<ApiError>) -> (StatusCode, String) {
+    /// An answer as status and body text.
+    type Answer = (StatusCode, String);
+
+    fn answer(e: impl Into<ApiError>) -> Answer {
         let e = e.into();
         let status = e.status();
         let body = e.into_response();
@@ -135,7 +138,7 @@ mod tests {
     #[test]
     fn each_store_outcome_answers_the_contracts_status_and_detail() {
         let post = PostId::new(5);
-        let cases: Vec<((StatusCode, String), (u16, &str))> = vec![
+        let cases: Vec<(Answer, (u16, &str))> = vec![
             (
                 answer(SignUpError::EmailTaken(Email::from_trusted("a@b.co"))),
                 (409, "User with email: a@b.co already exists"),
