@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::apigw::Gateway;
-use crate::cli::{Command, DynamoDbArgs, ServeArgs, USAGE, find_template};
+use crate::cli::{Command, DynamoDbArgs, ServeArgs, find_template};
 use crate::dynamodb::{
     DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, wait_until_ready,
 };
@@ -21,8 +21,8 @@ use crate::template::{FunctionConfig, ResolveOptions, Template};
 /// Runs a parsed command to the end; returns the process exit code (2 for bad configuration).
 pub async fn run(cmd: Command) -> i32 {
     let result = match cmd {
-        Command::Help => {
-            println!("{USAGE}");
+        Command::Help(text) => {
+            println!("{}", text.trim_end());
             return 0;
         }
         Command::Serve(args) => serve(args).await,
