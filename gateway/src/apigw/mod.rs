@@ -141,9 +141,10 @@ impl Gateway {
                     AuthChoice::None => None,
                     AuthChoice::Default => api.default_authorizer.clone(),
                     AuthChoice::Named(n) if n == "AWS_IAM" => {
-                        eprintln!(
+                        tracing::info!(
                             "[gateway] {} {} uses AWS_IAM auth, which is not emulated: the route is open",
-                            e.method, e.path
+                            e.method,
+                            e.path
                         );
                         None
                     }
@@ -220,7 +221,7 @@ impl Gateway {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amzn-requestid", v);
         }
-        eprintln!(
+        tracing::info!(
             "{method} {path} {} {}ms",
             resp.status().as_u16(),
             started.elapsed().as_millis()
@@ -324,20 +325,21 @@ impl Gateway {
         {
             Err(_) => self.error(Some(api), GatewayError::integration_timeout(), request_id),
             Ok(Err(e)) => {
-                eprintln!("[gateway] {function}: {e}");
+                tracing::info!("[gateway] {function}: {e}");
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
             }
             Ok(Ok(InvokeOutcome::Error(e))) => {
-                eprintln!(
+                tracing::info!(
                     "[gateway] {function} failed: {}: {}",
-                    e.error_type, e.error_message
+                    e.error_type,
+                    e.error_message
                 );
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
             }
             Ok(Ok(InvokeOutcome::Response(payload))) => match proxy_result_to_response(&payload) {
                 Ok(resp) => resp,
                 Err(why) => {
-                    eprintln!("[gateway] {function}: malformed Lambda proxy response: {why}");
+                    tracing::info!("[gateway] {function}: malformed Lambda proxy response: {why}");
                     self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
                 }
             },
@@ -400,7 +402,7 @@ impl Gateway {
                 match self.runtime.invoke(&cfg.function, event).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
-                        eprintln!("[gateway] authorizer {name}: {e}");
+                        tracing::info!("[gateway] authorizer {name}: {e}");
                         return Err(GatewayError::authorizer_failure());
                     }
                 }
@@ -424,7 +426,7 @@ impl Gateway {
             AuthDecision::Unauthorized => Err(GatewayError::unauthorized()),
             AuthDecision::Denied => Err(GatewayError::access_denied()),
             AuthDecision::ConfigurationError(why) => {
-                eprintln!("[gateway] authorizer {name}: {why}");
+                tracing::info!("[gateway] authorizer {name}: {why}");
                 Err(GatewayError::authorizer_configuration_error())
             }
         }

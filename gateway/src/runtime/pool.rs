@@ -95,7 +95,7 @@ impl Pool {
     }
 
     pub fn log(&self, msg: impl std::fmt::Display) {
-        eprintln!("[{}] {msg}", self.spec.name);
+        tracing::info!("[{}] {msg}", self.spec.name);
     }
 
     pub fn instance_count(&self) -> usize {
