@@ -3,8 +3,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use time::format_description::BorrowedFormatItem;
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::sync::Notify;
@@ -101,14 +102,14 @@ impl Pool {
 
 /// `2026/11/21/[$LATEST]<32 hex>`, the shape of a Lambda log stream name.
 fn log_stream_name() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}/{:02}/{:02}/[$LATEST]{}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        random_hex(16)
-    )
+    static DATE: LazyLock<Vec<BorrowedFormatItem<'static>>> = LazyLock::new(|| {
+        time::format_description::parse_borrowed::<2>("[year]/[month]/[day]")
+            .expect("a valid format description")
+    });
+    let date = time::OffsetDateTime::now_utc()
+        .format(&*DATE)
+        .unwrap_or_default();
+    format!("{date}/[$LATEST]{}", random_hex(16))
 }
 
 #[cfg(test)]
