@@ -9,7 +9,9 @@ use crate::runtime::InvokeOutcome;
 pub enum AuthDecision {
     /// Allowed: `principalId` and the context (values as strings), for `requestContext.authorizer`.
     Allow {
+        /// `principalId` of the authorizer's answer.
         principal_id: String,
+        /// `context`, every value turned into a string as API Gateway does.
         context: Map<String, Value>,
     },
     /// The authorizer failed with the message `Unauthorized`: a 401 `UNAUTHORIZED`.

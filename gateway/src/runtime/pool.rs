@@ -13,8 +13,11 @@ use crate::util::{epoch_ms, uuid_v4};
 
 /// What the `next` long-poll hands to the runtime.
 pub(super) struct Dispatch {
+    /// `lambda-runtime-aws-request-id`.
     pub request_id: String,
+    /// The event.
     pub payload: Vec<u8>,
+    /// `lambda-runtime-deadline-ms`: when the function's timeout strikes.
     pub deadline_ms: u128,
 }
 
@@ -51,12 +54,15 @@ impl Waiters for Live<'_> {
 
 /// One function's instance pool.
 pub(super) struct Pool {
+    /// How to run the function.
     pub spec: FunctionSpec,
+    /// The function's ARN, given to every invocation.
     pub arn: String,
     shared: Mutex<Shared>,
 }
 
 impl Pool {
+    /// An empty pool: no process starts before the first invocation.
     pub fn new(spec: FunctionSpec, arn: String) -> Self {
         let machine = Machine::new(spec.name.clone(), spec.timeout, spec.max_instances);
         Pool {
@@ -94,10 +100,12 @@ impl Pool {
         out
     }
 
+    /// A log line about this function, `[FunctionName] ...`.
     pub fn log(&self, msg: impl std::fmt::Display) {
         tracing::info!("[{}] {msg}", self.spec.name);
     }
 
+    /// How many instances exist, starting ones included.
     pub fn instance_count(&self) -> usize {
         self.lock().machine.instance_count()
     }
