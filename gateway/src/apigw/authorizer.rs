@@ -100,26 +100,40 @@ pub fn decide_answer(answer: &Value, method_arn: &str) -> AuthDecision {
             context,
         },
         Ok(false) => AuthDecision::Denied,
-        Err(e) => AuthDecision::ConfigurationError(e),
+        Err(e) => AuthDecision::ConfigurationError(e.to_string()),
     }
+}
+
+/// Why a policy document cannot be evaluated (API Gateway then answers 500,
+/// `AUTHORIZER_CONFIGURATION_ERROR`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedPolicy {
+    /// A required part is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// An `Effect` other than `Allow` or `Deny`.
+    #[error("Effect {0} is neither Allow nor Deny")]
+    BadEffect(String),
 }
 
 /// IAM evaluation of `execute-api:Invoke` on `method_arn`: an explicit Deny wins, then any
 /// Allow; nothing matching is a Deny. `Err` when the document is malformed.
-pub fn evaluate_policy(policy: &Value, method_arn: &str) -> Result<bool, String> {
+pub fn evaluate_policy(policy: &Value, method_arn: &str) -> Result<bool, MalformedPolicy> {
+    use MalformedPolicy::Missing;
     let statements: Vec<&Value> = match policy.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(s @ Value::Object(_)) => vec![s],
-        _ => return Err("policyDocument has no Statement".into()),
+        _ => return Err(Missing("policyDocument has no Statement")),
     };
     let mut allowed = false;
     for st in statements {
         let effect = st
             .get("Effect")
             .and_then(Value::as_str)
-            .ok_or("a Statement has no Effect")?;
-        let actions = strings(st.get("Action")).ok_or("a Statement has no Action")?;
-        let resources = strings(st.get("Resource")).ok_or("a Statement has no Resource")?;
+            .ok_or(Missing("a Statement has no Effect"))?;
+        let actions = strings(st.get("Action")).ok_or(Missing("a Statement has no Action"))?;
+        let resources =
+            strings(st.get("Resource")).ok_or(Missing("a Statement has no Resource"))?;
         // IAM compares actions case-insensitively, resources case-sensitively.
         let action_matches = actions
             .iter()
@@ -134,7 +148,7 @@ pub fn evaluate_policy(policy: &Value, method_arn: &str) -> Result<bool, String>
         if effect.eq_ignore_ascii_case("allow") {
             allowed = true;
         } else {
-            return Err(format!("Effect {effect} is neither Allow nor Deny"));
+            return Err(MalformedPolicy::BadEffect(effect.to_string()));
         }
     }
     Ok(allowed)
