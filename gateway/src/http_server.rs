@@ -60,7 +60,7 @@ pub async fn serve(listener: TcpListener, router: Router, timeouts: Timeouts, na
             Err(e) if is_connection_error(&e) => continue,
             // Out of file descriptors and the like: wait instead of spinning.
             Err(e) => {
-                eprintln!("[gateway] {name}: cannot accept a connection: {e}");
+                tracing::warn!("[gateway] {name}: cannot accept a connection: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -133,7 +133,7 @@ async fn serve_connection(
                     conn.as_mut().graceful_shutdown();
                 }
                 Some(phase) => {
-                    eprintln!(
+                    tracing::info!(
                         "[gateway] {name}: closed the connection from {peer}: {}",
                         phase.why(&timeouts)
                     );

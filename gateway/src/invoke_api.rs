@@ -42,7 +42,7 @@ async fn invoke(
 ) -> Response {
     let started = std::time::Instant::now();
     let Some(name) = runtime.resolve_name(&function).map(str::to_string) else {
-        eprintln!("INVOKE {function} 404 0ms");
+        tracing::info!("INVOKE {function} 404 0ms");
         return aws_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
@@ -107,7 +107,7 @@ async fn invoke(
             e.to_string(),
         ),
     };
-    eprintln!(
+    tracing::info!(
         "INVOKE {name} {} {}ms",
         resp.status().as_u16(),
         started.elapsed().as_millis()

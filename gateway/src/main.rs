@@ -1,11 +1,19 @@
 //! `local_gateway`: serve the SAM template's API locally (see `--help`).
 
 fn main() {
+    // The gateway's log lines are read by scripts and tests as they are (`[gateway] ...`,
+    // `GET /posts 200 3ms`): message only, no time, level or target, no colours, on stderr.
+    tracing_subscriber::fmt()
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match local_gateway::cli::parse(&args, |k| std::env::var(k).ok()) {
         Ok(cmd) => cmd,
         Err(e) => {
-            eprintln!("local_gateway: {e}");
+            tracing::error!("local_gateway: {e}");
             std::process::exit(2);
         }
     };
@@ -15,7 +23,7 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("local_gateway: cannot start the async runtime: {e}");
+            tracing::error!("local_gateway: cannot start the async runtime: {e}");
             std::process::exit(1);
         }
     };

@@ -43,7 +43,7 @@ where
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf);
-                    eprintln!("[{prefix}] {}", line.trim_end_matches(['\r', '\n']));
+                    tracing::info!("[{prefix}] {}", line.trim_end_matches(['\r', '\n']));
                 }
             }
         }

@@ -222,7 +222,7 @@ pub fn event_token(args: EventTokenArgs) -> Result<()> {
     let token = event_token_with(dev_key(&env_vars)?)?;
     if args.update_events {
         for file in update_events(&project.join("events"), &token)? {
-            eprintln!("updated {}", file.display());
+            tracing::info!("updated {}", file.display());
         }
     }
     println!("{token}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::apigw::Gateway;
-use crate::cli::{Command, DynamoDbArgs, ServeArgs, USAGE, find_template};
+use crate::cli::{Command, DynamoDbArgs, ServeArgs, find_template};
 use crate::dynamodb::{
     DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, wait_until_ready,
 };
@@ -21,8 +21,8 @@ use crate::template::{FunctionConfig, ResolveOptions, Template};
 /// Runs a parsed command to the end; returns the process exit code (2 for bad configuration).
 pub async fn run(cmd: Command) -> i32 {
     let result = match cmd {
-        Command::Help => {
-            println!("{USAGE}");
+        Command::Help(text) => {
+            println!("{}", text.trim_end());
             return 0;
         }
         Command::Serve(args) => serve(args).await,
@@ -33,7 +33,7 @@ pub async fn run(cmd: Command) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("local_gateway: {e}");
+            tracing::error!("local_gateway: {e}");
             match e {
                 Error::Config(_) | Error::DynamoDb(_) => 2,
                 Error::Runtime(_) => 1,
@@ -250,7 +250,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let opts =
                 LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0);
             let ddb = DynamoDbLocal::start(&opts).await?;
-            eprintln!(
+            tracing::info!(
                 "[gateway] DynamoDB Local listening on {} (pid {})",
                 ddb.endpoint(),
                 ddb.pid()
@@ -263,7 +263,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let client = client_for_endpoint(&endpoint);
     for (name, def) in &app.tables {
         ensure_table_from_def(&client, def, name).await?;
-        eprintln!("[gateway] table {name} is ready");
+        tracing::info!("[gateway] table {name} is ready");
     }
 
     let common = common_env(&region, &endpoint, &bin_dir);
@@ -318,7 +318,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         let _ = out.flush();
     }
-    eprintln!(
+    tracing::info!(
         "[gateway] {} functions from {} (binaries in {}); Ctrl-C to stop",
         app.functions.len(),
         shown(&template_path),
@@ -337,7 +337,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         () = api_server => Err(Error::Runtime("the API server stopped".into())),
         () = lambda_future => Err(Error::Runtime("the Lambda invoke API stopped".into())),
         _ = shutdown_signal() => {
-            eprintln!("[gateway] shutting down");
+            tracing::info!("[gateway] shutting down");
             Ok(())
         }
     };

@@ -1,4 +1,4 @@
-//! Small helpers shared by the modules: ids, times, ports.
+//! Small helpers shared by the modules: ids (uuid and hex crates), times, ports.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,36 +7,14 @@ use rand::Rng;
 
 /// A random UUID v4 string, the shape AWS uses for request ids.
 pub fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::rng().random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// `n` random bytes, hex-encoded.
+/// `n` random bytes, hex-encoded (lower case).
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand::rng().fill(&mut bytes[..]);
-    hex(&bytes)
+    hex::encode(bytes)
 }
 
 /// Milliseconds since the Unix epoch.

@@ -9,7 +9,9 @@ use crate::runtime::InvokeOutcome;
 pub enum AuthDecision {
     /// Allowed: `principalId` and the context (values as strings), for `requestContext.authorizer`.
     Allow {
+        /// `principalId` of the authorizer's answer.
         principal_id: String,
+        /// `context`, every value turned into a string as API Gateway does.
         context: Map<String, Value>,
     },
     /// The authorizer failed with the message `Unauthorized`: a 401 `UNAUTHORIZED`.
@@ -98,26 +100,40 @@ pub fn decide_answer(answer: &Value, method_arn: &str) -> AuthDecision {
             context,
         },
         Ok(false) => AuthDecision::Denied,
-        Err(e) => AuthDecision::ConfigurationError(e),
+        Err(e) => AuthDecision::ConfigurationError(e.to_string()),
     }
+}
+
+/// Why a policy document cannot be evaluated (API Gateway then answers 500,
+/// `AUTHORIZER_CONFIGURATION_ERROR`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedPolicy {
+    /// A required part is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// An `Effect` other than `Allow` or `Deny`.
+    #[error("Effect {0} is neither Allow nor Deny")]
+    BadEffect(String),
 }
 
 /// IAM evaluation of `execute-api:Invoke` on `method_arn`: an explicit Deny wins, then any
 /// Allow; nothing matching is a Deny. `Err` when the document is malformed.
-pub fn evaluate_policy(policy: &Value, method_arn: &str) -> Result<bool, String> {
+pub fn evaluate_policy(policy: &Value, method_arn: &str) -> Result<bool, MalformedPolicy> {
+    use MalformedPolicy::Missing;
     let statements: Vec<&Value> = match policy.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(s @ Value::Object(_)) => vec![s],
-        _ => return Err("policyDocument has no Statement".into()),
+        _ => return Err(Missing("policyDocument has no Statement")),
     };
     let mut allowed = false;
     for st in statements {
         let effect = st
             .get("Effect")
             .and_then(Value::as_str)
-            .ok_or("a Statement has no Effect")?;
-        let actions = strings(st.get("Action")).ok_or("a Statement has no Action")?;
-        let resources = strings(st.get("Resource")).ok_or("a Statement has no Resource")?;
+            .ok_or(Missing("a Statement has no Effect"))?;
+        let actions = strings(st.get("Action")).ok_or(Missing("a Statement has no Action"))?;
+        let resources =
+            strings(st.get("Resource")).ok_or(Missing("a Statement has no Resource"))?;
         // IAM compares actions case-insensitively, resources case-sensitively.
         let action_matches = actions
             .iter()
@@ -132,7 +148,7 @@ pub fn evaluate_policy(policy: &Value, method_arn: &str) -> Result<bool, String>
         if effect.eq_ignore_ascii_case("allow") {
             allowed = true;
         } else {
-            return Err(format!("Effect {effect} is neither Allow nor Deny"));
+            return Err(MalformedPolicy::BadEffect(effect.to_string()));
         }
     }
     Ok(allowed)
@@ -146,29 +162,10 @@ fn strings(v: Option<&Value>) -> Option<Vec<&str>> {
     }
 }
 
-/// IAM wildcard matching: `*` is any run of characters (including `/` and `:`), `?` is one.
+/// IAM wildcard matching: `*` is any run of characters (including `/` and `:`), `?` is one;
+/// case-sensitive, as IAM compares resources.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            // Let the last `*` swallow one more character and retry.
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    wildmatch::WildMatch::new(pattern).matches(text)
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The Lambda proxy integration event (REST API, payload format 1.0), shaped exactly as API
 //! Gateway sends it.
 
-use axum::http::HeaderMap;
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
 
 use crate::template::ACCOUNT_ID;
 
@@ -60,19 +65,16 @@ fn single_and_multi(pairs: Vec<(String, String)>) -> (Value, Value) {
 
 /// `04/Mar/2020:19:15:17 +0000`, the format of `requestContext.requestTime`.
 pub fn request_time(t: OffsetDateTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
-        t.day(),
-        MONTHS[usize::from(u8::from(t.month())) - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    static FORMAT: LazyLock<Vec<BorrowedFormatItem<'static>>> = LazyLock::new(|| {
+        time::format_description::parse_borrowed::<2>(
+            "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000",
+        )
+        .expect("a valid format description")
+    });
+    // Formatting fields of a UTC time into a string cannot fail.
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&*FORMAT)
+        .unwrap_or_default()
 }
 
 /// A short stable id for a resource path (API Gateway's `resourceId` is 6 characters).
@@ -186,6 +188,43 @@ pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
         "body": body,
         "isBase64Encoded": is_base64
     })
+}
+
+/// The headers API Gateway adds before calling the integration.
+pub(super) fn add_forwarding_headers(parts: &mut Parts, peer: SocketAddr) {
+    let h = &mut parts.headers;
+    let forwarded_for = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    let port = h
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|host| host.rsplit_once(':'))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_else(|| "80".into());
+    for (k, v) in [
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", "http".into()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+}
+
+/// The event of a `REQUEST` authorizer: the proxy event without the body, plus `type` and
+/// `methodArn`.
+pub(super) fn request_authorizer_event(req: &RequestInfo<'_>, arn: &str) -> Value {
+    let mut event = proxy_event(req);
+    if let Some(obj) = event.as_object_mut() {
+        obj.remove("body");
+        obj.remove("isBase64Encoded");
+        obj.insert("type".into(), Value::String("REQUEST".into()));
+        obj.insert("methodArn".into(), Value::String(arn.to_string()));
+    }
+    event
 }
 
 #[cfg(test)]

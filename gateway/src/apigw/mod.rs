@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, Response};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -28,7 +27,7 @@ use crate::runtime::{InvokeOutcome, LambdaRuntime};
 use crate::template::{ACCOUNT_ID, ApiConfig, AppConfig, AuthChoice, AuthorizerPayload};
 use crate::util::uuid_v4;
 use authorizer::{AuthDecision, decide, method_arn, token_event};
-use event::{RequestInfo, proxy_event};
+use event::{RequestInfo, add_forwarding_headers, proxy_event, request_authorizer_event};
 use responses::{GatewayError, preflight, proxy_result_to_response, render_gateway_error};
 use routing::{ResourcePath, best_match};
 
@@ -141,9 +140,10 @@ impl Gateway {
                     AuthChoice::None => None,
                     AuthChoice::Default => api.default_authorizer.clone(),
                     AuthChoice::Named(n) if n == "AWS_IAM" => {
-                        eprintln!(
+                        tracing::info!(
                             "[gateway] {} {} uses AWS_IAM auth, which is not emulated: the route is open",
-                            e.method, e.path
+                            e.method,
+                            e.path
                         );
                         None
                     }
@@ -220,7 +220,7 @@ impl Gateway {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amzn-requestid", v);
         }
-        eprintln!(
+        tracing::info!(
             "{method} {path} {} {}ms",
             resp.status().as_u16(),
             started.elapsed().as_millis()
@@ -324,20 +324,21 @@ impl Gateway {
         {
             Err(_) => self.error(Some(api), GatewayError::integration_timeout(), request_id),
             Ok(Err(e)) => {
-                eprintln!("[gateway] {function}: {e}");
+                tracing::info!("[gateway] {function}: {e}");
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
             }
             Ok(Ok(InvokeOutcome::Error(e))) => {
-                eprintln!(
+                tracing::info!(
                     "[gateway] {function} failed: {}: {}",
-                    e.error_type, e.error_message
+                    e.error_type,
+                    e.error_message
                 );
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
             }
             Ok(Ok(InvokeOutcome::Response(payload))) => match proxy_result_to_response(&payload) {
                 Ok(resp) => resp,
                 Err(why) => {
-                    eprintln!("[gateway] {function}: malformed Lambda proxy response: {why}");
+                    tracing::info!("[gateway] {function}: malformed Lambda proxy response: {why}");
                     self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
                 }
             },
@@ -400,7 +401,7 @@ impl Gateway {
                 match self.runtime.invoke(&cfg.function, event).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
-                        eprintln!("[gateway] authorizer {name}: {e}");
+                        tracing::info!("[gateway] authorizer {name}: {e}");
                         return Err(GatewayError::authorizer_failure());
                     }
                 }
@@ -424,7 +425,7 @@ impl Gateway {
             AuthDecision::Unauthorized => Err(GatewayError::unauthorized()),
             AuthDecision::Denied => Err(GatewayError::access_denied()),
             AuthDecision::ConfigurationError(why) => {
-                eprintln!("[gateway] authorizer {name}: {why}");
+                tracing::info!("[gateway] authorizer {name}: {why}");
                 Err(GatewayError::authorizer_configuration_error())
             }
         }
@@ -441,43 +442,6 @@ impl Gateway {
             None => None,
         }
     }
-}
-
-/// The headers API Gateway adds before calling the integration.
-fn add_forwarding_headers(parts: &mut Parts, peer: SocketAddr) {
-    let h = &mut parts.headers;
-    let forwarded_for = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
-    let port = h
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|host| host.rsplit_once(':'))
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_else(|| "80".into());
-    for (k, v) in [
-        ("x-forwarded-for", forwarded_for),
-        ("x-forwarded-port", port),
-        ("x-forwarded-proto", "http".into()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
-}
-
-/// The event of a `REQUEST` authorizer: the proxy event without the body, plus `type` and
-/// `methodArn`.
-fn request_authorizer_event(req: &RequestInfo<'_>, arn: &str) -> Value {
-    let mut event = proxy_event(req);
-    if let Some(obj) = event.as_object_mut() {
-        obj.remove("body");
-        obj.remove("isBase64Encoded");
-        obj.insert("type".into(), Value::String("REQUEST".into()));
-        obj.insert("methodArn".into(), Value::String(arn.to_string()));
-    }
-    event
 }
 
 #[cfg(test)]

@@ -193,15 +193,42 @@ const HOP_BY_HOP: [&str; 5] = [
     "upgrade",
 ];
 
+/// Why a Lambda proxy result cannot become an HTTP response (API Gateway then answers 502).
+#[derive(Debug, thiserror::Error)]
+pub enum MalformedProxyResult {
+    /// The payload is not JSON.
+    #[error("the function's answer is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// The payload is JSON but not an object.
+    #[error("the function's answer is not a JSON object")]
+    NotAnObject,
+    /// `statusCode` is absent or out of range.
+    #[error("statusCode is missing or not an HTTP status")]
+    BadStatus,
+    /// `isBase64Encoded` with a body that is not base64.
+    #[error("body is not valid base64: {0}")]
+    BadBase64(base64::DecodeError),
+    /// `body` is neither a string nor null.
+    #[error("body is not a string")]
+    BodyNotAString,
+    /// A header name HTTP does not allow.
+    #[error("bad header name {0:?}")]
+    BadHeaderName(String),
+    /// A header value HTTP does not allow (the header's name).
+    #[error("bad value for header {0}")]
+    BadHeaderValue(String),
+    /// `headers` or `multiValueHeaders` of the wrong shape.
+    #[error("{0}")]
+    BadHeaderShape(&'static str),
+}
+
 /// Turns a Lambda proxy result (`statusCode`, `headers`, `multiValueHeaders`, `body`,
 /// `isBase64Encoded`) into the HTTP response; `Err` says why it is malformed (then API
 /// Gateway answers 502).
-pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, String> {
-    let v: Value = serde_json::from_slice(payload)
-        .map_err(|e| format!("the function's answer is not JSON: {e}"))?;
-    let obj = v
-        .as_object()
-        .ok_or("the function's answer is not a JSON object")?;
+pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, MalformedProxyResult> {
+    use MalformedProxyResult as Bad;
+    let v: Value = serde_json::from_slice(payload).map_err(Bad::NotJson)?;
+    let obj = v.as_object().ok_or(Bad::NotAnObject)?;
     let status = match obj.get("statusCode") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.parse().ok(),
@@ -209,7 +236,7 @@ pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, String
     }
     .and_then(|s| u16::try_from(s).ok())
     .and_then(|s| StatusCode::from_u16(s).ok())
-    .ok_or("statusCode is missing or not an HTTP status")?;
+    .ok_or(Bad::BadStatus)?;
     let is_base64 = obj
         .get("isBase64Encoded")
         .and_then(Value::as_bool)
@@ -218,9 +245,9 @@ pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, String
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) if is_base64 => base64::engine::general_purpose::STANDARD
             .decode(s)
-            .map_err(|e| format!("body is not valid base64: {e}"))?,
+            .map_err(Bad::BadBase64)?,
         Some(Value::String(s)) => s.clone().into_bytes(),
-        Some(_) => return Err("body is not a string".into()),
+        Some(_) => return Err(Bad::BodyNotAString),
     };
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
@@ -236,30 +263,31 @@ pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, String
     // API Gateway merges both maps; a name in `multiValueHeaders` takes its values from there.
     if let Some(multi) = obj.get("multiValueHeaders").and_then(Value::as_object) {
         for (k, vals) in multi {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("bad header name {k:?}"))?;
-            for val in vals
-                .as_array()
-                .ok_or("multiValueHeaders values must be lists")?
-            {
-                let val = scalar(val).ok_or("multiValueHeaders values must be strings")?;
+            let name =
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| Bad::BadHeaderName(k.clone()))?;
+            for val in vals.as_array().ok_or(Bad::BadHeaderShape(
+                "multiValueHeaders values must be lists",
+            ))? {
+                let val = scalar(val).ok_or(Bad::BadHeaderShape(
+                    "multiValueHeaders values must be strings",
+                ))?;
                 let val =
-                    HeaderValue::from_str(&val).map_err(|_| format!("bad value for header {k}"))?;
+                    HeaderValue::from_str(&val).map_err(|_| Bad::BadHeaderValue(k.clone()))?;
                 headers.append(name.clone(), val);
             }
         }
     }
     if let Some(single) = obj.get("headers").and_then(Value::as_object) {
         for (k, val) in single {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("bad header name {k:?}"))?;
+            let name =
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| Bad::BadHeaderName(k.clone()))?;
             if headers.contains_key(&name) {
                 continue;
             }
-            let val = scalar(val).ok_or("header values must be strings")?;
+            let val = scalar(val).ok_or(Bad::BadHeaderShape("header values must be strings"))?;
             headers.insert(
                 name,
-                HeaderValue::from_str(&val).map_err(|_| format!("bad value for header {k}"))?,
+                HeaderValue::from_str(&val).map_err(|_| Bad::BadHeaderValue(k.clone()))?,
             );
         }
     }

@@ -1,0 +1,300 @@
+//! Drives one function's [`Machine`]: holds the channels its effects act on (callers waiting
+//! for an outcome, instances waiting in `next`, kill switches), carries the effects out under
+//! the pool's lock, and turns timers and process exits into events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Notify, oneshot};
+
+use super::machine::{Effect, InstanceId, Machine, NextAnswer, PostAnswer, RequestId, Waiters};
+use super::{FunctionError, FunctionSpec, InvokeError, InvokeOutcome};
+use crate::util::{epoch_ms, uuid_v4};
+
+/// What the `next` long-poll hands to the runtime.
+pub(super) struct Dispatch {
+    /// `lambda-runtime-aws-request-id`.
+    pub request_id: String,
+    /// The event.
+    pub payload: Vec<u8>,
+    /// `lambda-runtime-deadline-ms`: when the function's timeout strikes.
+    pub deadline_ms: u128,
+}
+
+/// An invocation's caller and, until an instance takes it, its event.
+struct Call {
+    payload: Option<Vec<u8>>,
+    reply: oneshot::Sender<InvokeOutcome>,
+}
+
+/// Everything the lock guards: the machine and the channels its ids stand for.
+struct Shared {
+    machine: Machine,
+    calls: HashMap<RequestId, Call>,
+    polls: HashMap<InstanceId, oneshot::Sender<Dispatch>>,
+    kills: HashMap<InstanceId, Arc<Notify>>,
+}
+
+/// The channels' state, as the machine asks for it.
+struct Live<'a> {
+    calls: &'a HashMap<RequestId, Call>,
+    polls: &'a HashMap<InstanceId, oneshot::Sender<Dispatch>>,
+}
+
+impl Waiters for Live<'_> {
+    fn caller_waiting(&self, request: &str) -> bool {
+        self.calls
+            .get(request)
+            .is_some_and(|c| !c.reply.is_closed())
+    }
+    fn polling(&self, instance: InstanceId) -> bool {
+        self.polls.get(&instance).is_some_and(|p| !p.is_closed())
+    }
+}
+
+/// One function's instance pool.
+pub(super) struct Pool {
+    /// How to run the function.
+    pub spec: FunctionSpec,
+    /// The function's ARN, given to every invocation.
+    pub arn: String,
+    shared: Mutex<Shared>,
+}
+
+impl Pool {
+    /// An empty pool: no process starts before the first invocation.
+    pub fn new(spec: FunctionSpec, arn: String) -> Self {
+        let machine = Machine::new(spec.name.clone(), spec.timeout, spec.max_instances);
+        Pool {
+            spec,
+            arn,
+            shared: Mutex::new(Shared {
+                machine,
+                calls: HashMap::new(),
+                polls: HashMap::new(),
+                kills: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panic while holding the lock leaves the state consistent enough to go on with.
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs one transition under the lock and carries out its effects.
+    fn step<T>(
+        self: &Arc<Self>,
+        transition: impl FnOnce(&mut Machine, &Live) -> (T, Vec<Effect>),
+    ) -> T {
+        let mut guard = self.lock();
+        let sh = &mut *guard;
+        let live = Live {
+            calls: &sh.calls,
+            polls: &sh.polls,
+        };
+        let (out, fx) = transition(&mut sh.machine, &live);
+        self.apply(sh, fx);
+        out
+    }
+
+    /// A log line about this function, `[FunctionName] ...`.
+    pub fn log(&self, msg: impl std::fmt::Display) {
+        tracing::info!("[{}] {msg}", self.spec.name);
+    }
+
+    /// How many instances exist, starting ones included.
+    pub fn instance_count(&self) -> usize {
+        self.lock().machine.instance_count()
+    }
+
+    fn deadline_ms(&self) -> u128 {
+        epoch_ms() + self.spec.timeout.as_millis()
+    }
+
+    fn apply(self: &Arc<Self>, sh: &mut Shared, fx: Vec<Effect>) {
+        for effect in fx {
+            match effect {
+                Effect::Start(id) => {
+                    let kill = Arc::new(Notify::new());
+                    sh.kills.insert(id, kill.clone());
+                    tokio::spawn(self.clone().run_instance(id, kill));
+                }
+                Effect::Kill(id) => {
+                    if let Some(kill) = sh.kills.get(&id) {
+                        kill.notify_one();
+                    }
+                }
+                Effect::Dispatch(id, request_id) => {
+                    let payload = sh
+                        .calls
+                        .get_mut(&request_id)
+                        .and_then(|c| c.payload.take())
+                        .unwrap_or_default();
+                    let dispatch = Dispatch {
+                        request_id,
+                        payload,
+                        deadline_ms: self.deadline_ms(),
+                    };
+                    let sent = match sh.polls.remove(&id) {
+                        Some(poll) => poll.send(dispatch),
+                        None => Err(dispatch),
+                    };
+                    // The long-poll closed since the machine asked: the event goes elsewhere.
+                    if let Err(d) = sent {
+                        if let Some(call) = sh.calls.get_mut(&d.request_id) {
+                            call.payload = Some(d.payload);
+                        }
+                        let live = Live {
+                            calls: &sh.calls,
+                            polls: &sh.polls,
+                        };
+                        let more = sh.machine.dispatch_failed(id, d.request_id, &live);
+                        self.apply(sh, more);
+                    }
+                }
+                Effect::StartTimer(id, request_id) => {
+                    let pool = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(pool.spec.timeout).await;
+                        pool.step(|m, _| ((), m.timed_out(id, &request_id)));
+                    });
+                }
+                Effect::Reply(request_id, outcome) => {
+                    if let Some(call) = sh.calls.remove(&request_id) {
+                        let _ = call.reply.send(outcome);
+                    }
+                }
+                Effect::Drop(request_id) => {
+                    sh.calls.remove(&request_id);
+                }
+                Effect::Log(line) => self.log(line),
+            }
+        }
+    }
+
+    /// Runs one invocation to its outcome.
+    pub async fn invoke(self: &Arc<Self>, payload: Vec<u8>) -> Result<InvokeOutcome, InvokeError> {
+        let request_id = uuid_v4();
+        let (reply, outcome) = oneshot::channel();
+        {
+            let mut guard = self.lock();
+            let sh = &mut *guard;
+            if sh.machine.is_closed() {
+                return Err(InvokeError::ShuttingDown);
+            }
+            sh.calls.insert(
+                request_id.clone(),
+                Call {
+                    payload: Some(payload),
+                    reply,
+                },
+            );
+            let live = Live {
+                calls: &sh.calls,
+                polls: &sh.polls,
+            };
+            let fx = sh.machine.invoke(request_id, &live).unwrap_or_default();
+            self.apply(sh, fx);
+        }
+        outcome.await.map_err(|_| InvokeError::ShuttingDown)
+    }
+
+    /// The instance asks for work; waits until there is some. `None`: the instance is not
+    /// in the pool (any more) or was stopped while waiting.
+    pub async fn next(self: &Arc<Self>, id: InstanceId) -> Option<Dispatch> {
+        enum Next {
+            Now(Dispatch),
+            Wait(oneshot::Receiver<Dispatch>),
+            Never,
+            Gone,
+        }
+        // Decide under the lock, wait after releasing it.
+        let next = {
+            let mut guard = self.lock();
+            let sh = &mut *guard;
+            // An earlier long-poll of the same instance is over: it learns the instance is gone.
+            sh.polls.remove(&id);
+            let live = Live {
+                calls: &sh.calls,
+                polls: &sh.polls,
+            };
+            let (answer, fx) = sh.machine.next(id, &live);
+            self.apply(sh, fx);
+            match answer {
+                NextAnswer::Now(request_id) => {
+                    let payload = sh
+                        .calls
+                        .get_mut(&request_id)
+                        .and_then(|c| c.payload.take())
+                        .unwrap_or_default();
+                    Next::Now(Dispatch {
+                        request_id,
+                        payload,
+                        deadline_ms: self.deadline_ms(),
+                    })
+                }
+                NextAnswer::Wait => {
+                    let (tx, rx) = oneshot::channel();
+                    sh.polls.insert(id, tx);
+                    Next::Wait(rx)
+                }
+                NextAnswer::Never => Next::Never,
+                NextAnswer::Gone => Next::Gone,
+            }
+        };
+        match next {
+            Next::Now(d) => Some(d),
+            Next::Wait(rx) => rx.await.ok(),
+            // Never answered: the process is about to be killed.
+            Next::Never => std::future::pending().await,
+            Next::Gone => None,
+        }
+    }
+
+    /// The instance posts the outcome of `request_id`.
+    pub fn complete(
+        self: &Arc<Self>,
+        id: InstanceId,
+        request_id: &str,
+        outcome: InvokeOutcome,
+    ) -> PostAnswer {
+        self.step(|m, _| m.complete(id, request_id, outcome))
+    }
+
+    /// The instance reports a failed init.
+    pub fn init_error(self: &Arc<Self>, id: InstanceId, error: FunctionError) -> PostAnswer {
+        self.step(|m, _| m.init_error(id, error))
+    }
+
+    /// The instance's process started.
+    pub fn started(self: &Arc<Self>, id: InstanceId, pid: u32) {
+        self.step(|m, _| ((), m.started(id, pid)));
+    }
+
+    /// The init timeout passed for the instance.
+    pub fn init_timed_out(self: &Arc<Self>, id: InstanceId) {
+        self.step(|m, _| ((), m.init_timed_out(id)));
+    }
+
+    /// The instance's process exited (or never started).
+    pub fn instance_gone(self: &Arc<Self>, id: InstanceId, how: &str) {
+        let mut guard = self.lock();
+        let sh = &mut *guard;
+        sh.kills.remove(&id);
+        sh.polls.remove(&id);
+        let live = Live {
+            calls: &sh.calls,
+            polls: &sh.polls,
+        };
+        let fx = sh.machine.instance_gone(id, how, &live);
+        self.apply(sh, fx);
+    }
+
+    /// Refuses new invocations, drops queued ones, kills every instance.
+    pub fn shutdown(self: &Arc<Self>) {
+        self.step(|m, _| ((), m.shutdown()));
+    }
+}

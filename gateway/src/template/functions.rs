@@ -1,0 +1,158 @@
+//! `AWS::Serverless::Function` resources: typed properties to [`FunctionConfig`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::config::{ApiEvent, AuthChoice, FunctionConfig, ResolveOptions};
+use super::error::TemplateError;
+use super::intrinsics::{Resolver, intrinsic, plain_scalar};
+use super::sections::{ApiEventProps, FunctionMetadata, FunctionProps};
+use super::{IMPLICIT_API, Template};
+
+type Result<T> = std::result::Result<T, TemplateError>;
+
+/// Resolves one function; `props` has the globals merged in already.
+pub(super) fn function_config(
+    template: &Template,
+    id: &str,
+    metadata: Option<&yaml_serde::Value>,
+    props: FunctionProps,
+    r: &Resolver,
+    options: &ResolveOptions,
+) -> Result<FunctionConfig> {
+    let at = |p: &str| format!("Resources.{id}.Properties.{p}");
+    let metadata: FunctionMetadata = match metadata {
+        Some(m) => template.typed(&format!("Resources.{id}.Metadata"), m.clone())?,
+        None => FunctionMetadata::default(),
+    };
+    let binary = match metadata.build_properties.and_then(|b| b.binary) {
+        Some(b) => r.expr(
+            &b,
+            &format!("Resources.{id}.Metadata.BuildProperties.Binary"),
+        )?,
+        None => binary_from_logical_id(id),
+    };
+    let timeout = match r.opt(props.timeout.as_ref(), &at("Timeout"))? {
+        Some(t) => t.parse::<f64>().ok().filter(|t| *t > 0.0).ok_or_else(|| {
+            TemplateError::invalid(at("Timeout"), format!("{t} is not a number of seconds"))
+        })?,
+        None => 3.0,
+    };
+    let memory_mb = match r.opt(props.memory_size.as_ref(), &at("MemorySize"))? {
+        Some(m) => m.parse().map_err(|_| {
+            TemplateError::invalid(at("MemorySize"), format!("{m} is not a number of MB"))
+        })?,
+        None => 128,
+    };
+    let reserved = at("ReservedConcurrentExecutions");
+    let reserved_concurrency = r
+        .opt(props.reserved_concurrent_executions.as_ref(), &reserved)?
+        .map(|v| {
+            v.parse()
+                .map_err(|_| TemplateError::invalid(&reserved, format!("{v} is not a number")))
+        })
+        .transpose()?;
+    let log_level = r.opt(
+        props
+            .logging_config
+            .as_ref()
+            .and_then(|l| l.application_log_level.as_ref()),
+        &at("LoggingConfig.ApplicationLogLevel"),
+    )?;
+
+    let mut env = BTreeMap::new();
+    if let Some(vars) = &props.environment {
+        for (name, v) in vars.variables.iter() {
+            let value = r.expr(v, &at(&format!("Environment.Variables.{name}")))?;
+            env.insert(name.to_string(), value);
+        }
+    }
+    for scope in ["Parameters", id] {
+        if let Some(over) = options.env_overrides.get(scope) {
+            env.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+
+    let mut events = Vec::new();
+    for (name, ev) in props.events.iter() {
+        if ev.kind != "Api" {
+            continue;
+        }
+        let base = at(&format!("Events.{name}.Properties"));
+        let ep: ApiEventProps = template.typed(
+            &base,
+            ev.properties.clone().unwrap_or(yaml_serde::Value::Null),
+        )?;
+        let path = r
+            .opt(ep.path.as_ref(), &format!("{base}.Path"))?
+            .ok_or_else(|| TemplateError::invalid(&base, "Path is missing"))?;
+        let method = r
+            .opt(ep.method.as_ref(), &format!("{base}.Method"))?
+            .ok_or_else(|| TemplateError::invalid(&base, "Method is missing"))?
+            .to_ascii_uppercase();
+        // The API is named, not resolved: `!Ref Api` stands for the API resource itself.
+        let api = match &ep.rest_api_id {
+            None => IMPLICIT_API.to_string(),
+            Some(v) => match intrinsic(&v.0) {
+                Some((f, arg)) if f == "Ref" => plain_scalar(arg).unwrap_or_default(),
+                _ => plain_scalar(&v.0).unwrap_or_default(),
+            },
+        };
+        let auth = match ep.auth.as_ref().and_then(|a| a.authorizer.as_ref()) {
+            None => AuthChoice::Default,
+            Some(a) => match r.expr(a, &format!("{base}.Auth.Authorizer"))? {
+                s if s == "NONE" => AuthChoice::None,
+                s => AuthChoice::Named(s),
+            },
+        };
+        events.push(ApiEvent {
+            api,
+            path: normalize_resource_path(&path),
+            method,
+            auth,
+        });
+    }
+    Ok(FunctionConfig {
+        logical_id: id.to_string(),
+        binary,
+        timeout: Duration::from_secs_f64(timeout),
+        memory_mb,
+        env,
+        log_level,
+        reserved_concurrency,
+        events,
+    })
+}
+
+/// `CreateUserFunction` -> `create_user`: the naming rule of this project, used when a
+/// function has no `Metadata.BuildProperties.Binary`.
+pub(super) fn binary_from_logical_id(id: &str) -> String {
+    let base = id
+        .strip_suffix("Function")
+        .filter(|b| !b.is_empty())
+        .unwrap_or(id);
+    let mut out = String::new();
+    for (i, c) in base.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A template path with one leading slash and no trailing slash (except `/` itself).
+fn normalize_resource_path(p: &str) -> String {
+    let trimmed = p.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".into()
+    } else if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}

@@ -1,0 +1,415 @@
+//! The API Gateway emulation in process, on a small template of fake functions.
+
+use super::*;
+
+pub(crate) const TEMPLATE: &str = r#"
+Globals:
+  Function:
+    Timeout: 10
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      Cors:
+        AllowOrigin: "'*'"
+        AllowHeaders: "'Authorization,Content-Type'"
+        MaxAge: "'600'"
+      Auth:
+        DefaultAuthorizer: Jwt
+        AddDefaultAuthorizerToCorsPreflight: false
+        Authorizers:
+          Jwt:
+            FunctionArn: !GetAtt AuthorizerFunction.Arn
+            FunctionPayloadType: TOKEN
+            Identity: { Header: Authorization, ReauthorizeEvery: 0 }
+      GatewayResponses:
+        UNAUTHORIZED:
+          StatusCode: "401"
+          ResponseParameters: { Headers: { WWW-Authenticate: "'Bearer'" } }
+          ResponseTemplates: { application/json: '{"detail": "Not authenticated"}' }
+        ACCESS_DENIED:
+          StatusCode: "401"
+          ResponseTemplates: { application/json: '{"detail": "Could not validate credentials"}' }
+        MISSING_AUTHENTICATION_TOKEN:
+          StatusCode: "404"
+          ResponseTemplates: { application/json: '{"detail": "Not Found"}' }
+        AUTHORIZER_CONFIGURATION_ERROR:
+          StatusCode: "503"
+          ResponseTemplates: { application/json: '{"detail": "Service Unavailable"}' }
+        DEFAULT_5XX:
+          StatusCode: "500"
+          ResponseParameters: { Headers: { Access-Control-Allow-Origin: "'*'" } }
+          ResponseTemplates: { application/json: '{"detail": "Internal Server Error"}' }
+  ItemsFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Get: { Type: Api, Properties: { RestApiId: !Ref Api, Path: "/items/{id}", Method: get } }
+        Post: { Type: Api, Properties: { RestApiId: !Ref Api, Path: /items, Method: post } }
+  PublicFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Timeout: 1
+      Events:
+        Root: { Type: Api, Properties: { RestApiId: !Ref Api, Path: /, Method: get, Auth: { Authorizer: NONE } } }
+  AuthorizerFunction:
+    Type: AWS::Serverless::Function
+"#;
+
+pub(crate) struct Fixture {
+    base: String,
+    http: reqwest::Client,
+    runtime: Arc<LambdaRuntime>,
+}
+
+pub(crate) async fn gateway() -> Fixture {
+    gateway_from(TEMPLATE).await
+}
+
+pub(crate) async fn gateway_from(text: &str) -> Fixture {
+    let template = Template::parse("template.yaml", text).expect("template");
+    let app = template
+        .resolve(&ResolveOptions {
+            jwt_secret: "x".into(),
+            ..Default::default()
+        })
+        .expect("resolve");
+    let specs = app
+        .functions
+        .iter()
+        .map(|f| fake_spec(&f.logical_id, f.timeout, 4, &[]))
+        .collect();
+    let runtime = runtime_with(specs);
+    let gw = Arc::new(Gateway::new(&app, runtime.clone()).expect("gateway"));
+    Fixture {
+        base: serve(gw.router()).await,
+        http: reqwest::Client::new(),
+        runtime,
+    }
+}
+
+impl Fixture {
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", t);
+        }
+        req.send().await.expect("request")
+    }
+}
+
+pub(crate) async fn json_of(r: reqwest::Response) -> Value {
+    r.json().await.expect("JSON body")
+}
+
+#[tokio::test]
+async fn an_allowed_request_reaches_the_function_with_a_rest_proxy_event() {
+    let f = gateway().await;
+    let r = f.get("/items/42/?q=a%20b&q=c", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-amzn-requestid"));
+    let e = json_of(r).await;
+    assert_eq!(e["resource"], "/items/{id}");
+    assert_eq!(e["path"], "/items/42/");
+    assert_eq!(e["httpMethod"], "GET");
+    assert_eq!(e["pathParameters"], json!({"id": "42"}));
+    assert_eq!(e["queryStringParameters"], json!({"q": "c"}));
+    assert_eq!(
+        e["multiValueQueryStringParameters"],
+        json!({"q": ["a b", "c"]})
+    );
+    assert_eq!(e["headers"]["authorization"], "Bearer allow");
+    assert_eq!(e["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(e["body"], Value::Null);
+    let ctx = &e["requestContext"];
+    assert_eq!(ctx["stage"], "Prod");
+    assert_eq!(ctx["path"], "/items/42/", "the path as the client sent it");
+    assert_eq!(ctx["resourcePath"], "/items/{id}");
+    assert_eq!(ctx["identity"]["sourceIp"], "127.0.0.1");
+    let auth = &ctx["authorizer"];
+    assert_eq!(auth["principalId"], "user-7");
+    assert_eq!(
+        auth["user_id"], "7",
+        "context values arrive as strings, as on API Gateway"
+    );
+    let arn = auth["method_arn_seen"].as_str().unwrap();
+    assert!(
+        arn.starts_with("arn:aws:execute-api:us-east-1:123456789012:")
+            && arn.ends_with("/Prod/GET/items/42/"),
+        "{arn}"
+    );
+    assert!(auth["integrationLatency"].is_number());
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_function_response_is_passed_through_with_all_headers() {
+    let f = gateway().await;
+    let r = f
+        .get("/items/1?action=created", Some("Bearer wildcard"))
+        .await;
+    assert_eq!(r.status(), 201);
+    let cookies: Vec<_> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert_eq!(r.headers()["x-single"], "s");
+    assert_eq!(r.text().await.unwrap(), r#"{"ok":true}"#);
+    let r = f.get("/items/1?action=binary", Some("Bearer allow")).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), [0u8, 1, 2, 255]);
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_authorization_header_is_401_without_calling_the_authorizer() {
+    let f = gateway().await;
+    for token in [None, Some(""), Some("   ")] {
+        let r = f.get("/items/1", token).await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(json_of(r).await, json!({"detail": "Not authenticated"}));
+    }
+    assert_eq!(f.runtime.instance_count("AuthorizerFunction"), Some(0));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_authorizers_answers_map_to_gateway_responses() {
+    let f = gateway().await;
+    let cases = [
+        (
+            "Bearer nonsense",
+            401,
+            json!({"detail": "Not authenticated"}),
+        ), // failed with "Unauthorized"
+        (
+            "Bearer deny",
+            401,
+            json!({"detail": "Could not validate credentials"}),
+        ), // ACCESS_DENIED
+        (
+            "Bearer elsewhere",
+            401,
+            json!({"detail": "Could not validate credentials"}),
+        ), // no matching Allow
+        ("Bearer boom", 503, json!({"detail": "Service Unavailable"})), // other error
+        (
+            "Bearer garbage",
+            503,
+            json!({"detail": "Service Unavailable"}),
+        ), // not a policy
+    ];
+    for (token, status, body) in cases {
+        let r = f.get("/items/1", Some(token)).await;
+        assert_eq!(r.status(), status, "{token}");
+        assert_eq!(json_of(r).await, body, "{token}");
+    }
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn public_routes_skip_the_authorizer() {
+    let f = gateway().await;
+    let r = f.get("/", None).await;
+    assert_eq!(r.status(), 200);
+    let e = json_of(r).await;
+    assert_eq!(e["resource"], "/");
+    assert!(e["requestContext"].get("authorizer").is_none());
+    assert_eq!(f.runtime.instance_count("AuthorizerFunction"), Some(0));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_authorizer_sees_every_authorization_header_and_none_means_no_call() {
+    // GIVEN the project's kind of authorizer: REQUEST, identity source the Authorization header
+    let text = TEMPLATE.replace(
+        "FunctionPayloadType: TOKEN\n            Identity: { Header: Authorization, ReauthorizeEvery: 0 }",
+        "FunctionPayloadType: REQUEST\n            Identity: { Headers: [Authorization], ReauthorizeEvery: 0 }",
+    );
+    assert_ne!(text, TEMPLATE);
+    let f = gateway_from(&text).await;
+    // WHEN there is no Authorization header THEN API Gateway answers 401 without calling it
+    let r = f.get("/items/1", None).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(json_of(r).await, json!({"detail": "Not authenticated"}));
+    assert_eq!(f.runtime.instance_count("AuthorizerFunction"), Some(0));
+    // WHEN there is one, it gets the request (without its body) and its answer counts
+    let r = f.get("/items/1", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 200);
+    let e = json_of(r).await;
+    let seen: Value =
+        serde_json::from_str(e["requestContext"]["authorizer"]["seen"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        seen,
+        json!({"authorization_values": 1, "has_body": false, "resource": "/items/{id}"})
+    );
+    // WHEN there are two, whichever order, it sees both and denies
+    for pair in [
+        ["Bearer allow", "Bearer other"],
+        ["Bearer other", "Bearer allow"],
+    ] {
+        let r = f
+            .http
+            .get(format!("{}/items/1", f.base))
+            .header("Authorization", pair[0])
+            .header("Authorization", pair[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{pair:?}");
+        assert_eq!(
+            json_of(r).await,
+            json!({"detail": "Could not validate credentials"})
+        );
+    }
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_undeclared_methods_are_the_missing_token_response() {
+    let f = gateway().await;
+    let r = f.get("/nope", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(json_of(r).await, json!({"detail": "Not Found"}));
+    let r = f
+        .http
+        .delete(format!("{}/items/1", f.base))
+        .header("Authorization", "Bearer allow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = f.get("/items", None).await;
+    assert_eq!(r.status(), 404, "/items only has POST");
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_preflight_is_answered_before_authentication() {
+    let f = gateway().await;
+    let r = f
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/items/9/", f.base))
+        .header("Origin", "https://example.com")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "Authorization,Content-Type"
+    );
+    assert_eq!(
+        h["access-control-allow-methods"], "GET,OPTIONS",
+        "the path's own methods when AllowMethods is unset"
+    );
+    assert_eq!(h["access-control-max-age"], "600");
+    assert_eq!(f.runtime.instance_count("AuthorizerFunction"), Some(0));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn function_failures_become_the_default_5xx_response() {
+    let f = gateway().await;
+    for action in ["fail", "crash", "malformed"] {
+        let r = f.get(&format!("/?action={action}"), None).await;
+        assert_eq!(r.status(), 500, "{action}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        assert_eq!(
+            json_of(r).await,
+            json!({"detail": "Internal Server Error"}),
+            "{action}"
+        );
+    }
+    // PublicFunction's Timeout is 1 s: the instance is killed and the client gets the 5XX.
+    let started = Instant::now();
+    let r = f.get("/?sleep_ms=20000", None).await;
+    assert_eq!(r.status(), 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = f.get("/?action=echo", None).await;
+    assert_eq!(r.status(), 200, "a new instance serves the next call");
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_bodies_arrive_as_text_or_base64() {
+    let f = gateway().await;
+    let post = |body: Vec<u8>| {
+        f.http
+            .post(format!("{}/items", f.base))
+            .header("Authorization", "Bearer allow")
+            .body(body)
+            .send()
+    };
+    let e = json_of(post(br#"{"title":"hi"}"#.to_vec()).await.unwrap()).await;
+    assert_eq!(e["body"], r#"{"title":"hi"}"#);
+    assert_eq!(e["isBase64Encoded"], false);
+    assert_eq!(e["pathParameters"], Value::Null);
+    let e = json_of(post(vec![0xff, 0xfe, 0x00]).await.unwrap()).await;
+    assert_eq!(e["body"], "//4A");
+    assert_eq!(e["isBase64Encoded"], true);
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_reauthorize_every_the_policy_is_cached_per_token_and_checked_per_method() {
+    // GIVEN an authorizer whose answers are cached, and a policy that allows one method ARN
+    let f = gateway_from(&TEMPLATE.replace("ReauthorizeEvery: 0", "ReauthorizeEvery: 300")).await;
+    assert_eq!(f.get("/items/1", Some("Bearer allow")).await.status(), 200);
+    // WHEN the same token asks for another resource
+    let r = f.get("/items/2", Some("Bearer allow")).await;
+    // THEN the cached policy (for /items/1) is evaluated again, and denies it: API Gateway's
+    // well-known caching pitfall, reproduced.
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        json_of(r).await,
+        json!({"detail": "Could not validate credentials"})
+    );
+    f.runtime.shutdown().await;
+
+    // Without caching each request gets its own policy.
+    let f = gateway().await;
+    assert_eq!(f.get("/items/1", Some("Bearer allow")).await.status(), 200);
+    assert_eq!(f.get("/items/2", Some("Bearer allow")).await.status(), 200);
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn requests_over_the_stages_rate_and_burst_are_throttled_before_anything_else() {
+    let text = TEMPLATE.replace(
+        "      StageName: Prod\n",
+        "      StageName: Prod\n      MethodSettings:\n        - { ResourcePath: \"/*\", HttpMethod: \"*\", ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 2 }\n",
+    );
+    let f = gateway_from(&text).await;
+    assert_eq!(f.get("/nope", None).await.status(), 404);
+    assert_eq!(f.get("/items/1", None).await.status(), 401);
+    let r = f.get("/items/1", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 429, "the burst of 2 is spent");
+    assert_eq!(r.headers()["x-amzn-errortype"], "TooManyRequestsException");
+    assert_eq!(json_of(r).await, json!({"message": "Too Many Requests"}));
+    assert_eq!(
+        f.runtime.instance_count("AuthorizerFunction"),
+        Some(0),
+        "throttled before the authorizer"
+    );
+    // One token every 2 s: slow enough that the first three requests never see a refill.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        f.get("/nope", None).await.status(),
+        404,
+        "the bucket refills at the rate"
+    );
+    f.runtime.shutdown().await;
+}
