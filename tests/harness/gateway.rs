@@ -123,8 +123,13 @@ pub(crate) fn start_gateway(options: &GatewayOptions) -> Result<LocalGateway, St
         random_alphanumeric(8).to_lowercase()
     );
     prune_old_work_dirs();
-    let work_dir = std::env::temp_dir().join(format!("api-tests-{suffix}"));
-    std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {work_dir:?}: {e}"))?;
+    // Kept after the run on purpose (its gateway log explains a failure); see
+    // `prune_old_work_dirs` for how old ones go.
+    let work_dir = tempfile::Builder::new()
+        .prefix(&format!("api-tests-{suffix}-"))
+        .tempdir()
+        .map_err(|e| format!("create a work folder: {e}"))?
+        .keep();
     // `sam local`'s --env-vars format; "Parameters" applies to every function.
     let env_vars = work_dir.join("env.json");
     let parameters: serde_json::Map<String, Value> = options
