@@ -193,6 +193,14 @@ fn update_events(events: &Path, token: &str) -> Result<Vec<PathBuf>> {
             ))
         })?
         .to_owned();
+    // Protected events also carry the token's expiry in `requestContext.authorizer.exp` (the
+    // handlers check it): it changes with the token.
+    let exp_swap = match (token_exp(&old), token_exp(token)) {
+        (Some(o), Some(n)) if o != n => {
+            Some((format!("\"exp\": \"{o}\""), format!("\"exp\": \"{n}\"")))
+        }
+        _ => None,
+    };
     let mut changed = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(events)
         .map_err(|e| io(events, e))?
@@ -203,11 +211,25 @@ fn update_events(events: &Path, token: &str) -> Result<Vec<PathBuf>> {
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| io(&file, e))?;
         if text.contains(&old) && old != token {
-            std::fs::write(&file, text.replace(&old, token)).map_err(|e| io(&file, e))?;
+            let mut text = text.replace(&old, token);
+            if let Some((from, to)) = &exp_swap {
+                text = text.replace(from.as_str(), to);
+            }
+            std::fs::write(&file, text).map_err(|e| io(&file, e))?;
             changed.push(file);
         }
     }
     Ok(changed)
+}
+
+/// The `exp` claim of a JWT, read without checking it (the events' own token).
+fn token_exp(token: &str) -> Option<u64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["exp"].as_u64()
 }
 
 /// `local_gateway event-token`: prints a fresh token for the fixture user (and with
@@ -308,5 +330,30 @@ mod tests {
             "{\n  \"headers\": {\"Authorization\": \"Bearer NEW.T.K\"}\n}\n"
         );
         assert_eq!(get_post, "{\"a\": \"Bearer NEW.T.K\"}");
+    }
+
+    #[test]
+    fn update_events_moves_the_authorizer_contexts_exp_with_the_token() {
+        let token = |exp: u64| {
+            use base64::Engine as _;
+            let claims = serde_json::json!({ "exp": exp }).to_string();
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+            format!("h.{payload}.s")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let old = token(100);
+        std::fs::write(
+            dir.path().join("authorizer.json"),
+            format!("{{\"headers\": {{\"Authorization\": \"Bearer {old}\"}}}}"),
+        )
+        .unwrap();
+        let event = |t: &str, exp: u64| {
+            format!("{{\"h\": \"Bearer {t}\", \"authorizer\": {{\"exp\": \"{exp}\"}}}}")
+        };
+        std::fs::write(dir.path().join("get_post.json"), event(&old, 100)).unwrap();
+        let new = token(200);
+        update_events(dir.path(), &new).unwrap();
+        let get_post = std::fs::read_to_string(dir.path().join("get_post.json")).unwrap();
+        assert_eq!(get_post, event(&new, 200));
     }
 }

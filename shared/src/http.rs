@@ -236,9 +236,22 @@ pub fn query_str(req: &Request, name: &str) -> Option<String> {
 /// `email`, `created_at`). Behind API Gateway a protected route never runs without it; if it
 /// is missing anyway (a route wired without the authorizer), we fail closed with a 401.
 ///
+/// The token's expiry comes too (`exp`, Unix seconds), and is checked here: API Gateway caches
+/// the authorizer's Allow for up to the template's `AuthorizerCacheSeconds`, so without this a
+/// token would keep working for up to that long after its `exp`. It is refused from the same
+/// instant the authorizer would refuse it ([`LEEWAY_SECS`](crate::auth::LEEWAY_SECS) after
+/// `exp`), with the authorizer's answer (401 `Could not validate credentials`). A context
+/// without `exp` fails closed.
+///
 /// Two `Authorization` headers are a 401 here too, although the authorizer already refuses
-/// them: defence in depth, should a route ever be wired to another authorizer.
+/// them: defence in depth, should a route ever be wired to another authorizer (and, with the
+/// cache, a request may reach us on the cached Allow of one of its two tokens).
 pub fn caller(req: &Request) -> Result<User, ApiError> {
+    caller_at(req, crate::auth::unix_now())
+}
+
+/// [`caller`] at `now` (Unix seconds).
+pub fn caller_at(req: &Request, now: u64) -> Result<User, ApiError> {
     if crate::auth::single_authorization(req.headers()).is_err() {
         return Err(crate::answers::invalid_token());
     }
@@ -254,6 +267,12 @@ pub fn caller(req: &Request) -> Result<User, ApiError> {
             _ => None,
         }
     };
+    let exp = text("exp")
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(unauthenticated)?;
+    if now > exp.saturating_add(crate::auth::LEEWAY_SECS) {
+        return Err(crate::answers::invalid_token());
+    }
     let id = text("user_id")
         .and_then(|s| s.parse::<u64>().ok())
         .filter(|id| *id > 0)
@@ -301,7 +320,8 @@ mod tests {
             "requestContext": {
                 "resourcePath": "/posts", "httpMethod": "GET", "stage": "Prod",
                 "authorizer": {"principalId": "7", "user_id": "7", "email": "a@b.co",
-                               "created_at": "2026-11-21T04:20:05.645347+00:00"}
+                               "created_at": "2026-11-21T04:20:05.645347+00:00",
+                               "exp": EXP.to_string()}
             },
             "body": null, "isBase64Encoded": false
         });
@@ -309,11 +329,40 @@ mod tests {
         lambda_http::LambdaEvent::new(payload, Default::default())
     }
 
+    /// The token expiry in [`protected_event`]'s context.
+    const EXP: u64 = 2_000_000_000;
+
     #[test]
     fn the_caller_is_read_from_the_authorizer_context() {
         let event = keep_repeated_headers(protected_event(&["Bearer a"]));
         let req = Request::from(event.payload);
-        assert_eq!(caller(&req).unwrap().id, UserId::new(7));
+        assert_eq!(caller_at(&req, EXP).unwrap().id, UserId::new(7));
+    }
+
+    #[test]
+    fn a_cached_allow_stops_working_when_its_token_expires() {
+        let req = Request::from(keep_repeated_headers(protected_event(&["Bearer a"])).payload);
+        let last_good = EXP + crate::auth::LEEWAY_SECS;
+        assert!(caller_at(&req, last_good).is_ok());
+        let err = caller_at(&req, last_good + 1).unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            err.to_string(),
+            "unauthorized: Could not validate credentials"
+        );
+    }
+
+    #[test]
+    fn a_context_without_exp_fails_closed() {
+        let mut event = protected_event(&["Bearer a"]);
+        if let request::LambdaRequest::ApiGatewayV1(e) = &mut event.payload {
+            e.request_context.authorizer.fields.remove("exp");
+        }
+        let req = Request::from(event.payload);
+        assert_eq!(
+            caller_at(&req, 0).unwrap_err().status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
 
     #[test]
@@ -322,7 +371,7 @@ mod tests {
             let event = keep_repeated_headers(protected_event(&pair));
             let req = Request::from(event.payload);
             assert_eq!(req.headers().get_all("authorization").iter().count(), 2);
-            let err = caller(&req).unwrap_err();
+            let err = caller_at(&req, EXP).unwrap_err();
             assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
         }
         // Without the fix, lambda_http keeps only the last value and the repetition is lost.

@@ -137,6 +137,8 @@ impl TestRequest {
             ("user_id", user.id.to_string()),
             ("email", user.email.to_string()),
             ("created_at", user.created_at.clone()),
+            // A token that is good for another hour, as the authorizer hands on its `exp`.
+            ("exp", (crate::auth::unix_now() + 3600).to_string()),
         ] {
             fields.insert(key.into(), serde_json::Value::String(value));
         }

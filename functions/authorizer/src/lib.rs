@@ -4,8 +4,14 @@
 //! authorizer gets one string (`authorizationToken`), so with two `Authorization` headers it
 //! sees one of them and cannot know there was another, while the function behind it might
 //! read the other. A REQUEST authorizer gets `multiValueHeaders`, every value of every header,
-//! and refuses such a request. Caching stays off, so the identity source only decides when
-//! API Gateway answers 401 without calling us (no `Authorization` header at all).
+//! and refuses such a request. The identity source also decides when API Gateway answers 401
+//! without calling us (no `Authorization` header at all).
+//!
+//! API Gateway caches our answer per `Authorization` value for the template's
+//! `AuthorizerCacheSeconds` (one invocation and one user read per token per window, not per
+//! request). So the policy covers every method of the stage (a cached Allow is reused for
+//! other routes), and the context carries the token's `exp`: handlers refuse an expired token
+//! themselves (`shared::http::caller`), so a cached Allow never outlives its token.
 //!
 //! API Gateway turns its three possible outcomes into answers (see the template's
 //! `GatewayResponses`):
@@ -13,8 +19,8 @@
 //! - a token that fails validation (signature, algorithm, `typ`, issuer, audience, expiry,
 //!   lifetime, claims) or names a user that does not exist, or two `Authorization` headers:
 //!   a `Deny` policy → 401 `Could not validate credentials`;
-//! - a valid token: an `Allow` policy whose context carries `user_id`, `email` and
-//!   `created_at`, which handlers read instead of querying the user again.
+//! - a valid token: an `Allow` policy whose context carries `user_id`, `email`, `created_at`
+//!   (which handlers read instead of querying the user again) and the token's `exp`.
 //!
 //! It never panics; when DynamoDB cannot be reached it fails, and API Gateway answers 503.
 
@@ -95,6 +101,9 @@ pub struct CallerContext {
     pub email: String,
     /// When the user signed up.
     pub created_at: String,
+    /// The token's expiry (Unix seconds, as a string): handlers check it, since API Gateway
+    /// may answer later requests with this token from its cache.
+    pub exp: String,
 }
 
 /// Why the authorizer did not answer with a policy.
@@ -122,8 +131,8 @@ impl From<AuthorizerError> for lambda_runtime::Diagnostic {
 }
 
 /// The policy resource: every method of this stage of this API, derived from the method ARN
-/// (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`), so the answer
-/// would stay right if authorizer caching were turned on.
+/// (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`): API Gateway
+/// caches the answer per token and reuses it for the token's requests to any route.
 fn api_wide_resource(method_arn: &str) -> String {
     let mut parts = method_arn.splitn(3, '/');
     match (parts.next(), parts.next()) {
@@ -199,6 +208,7 @@ pub async fn authorize(
                 user_id: user.id.to_string(),
                 email: user.email.to_string(),
                 created_at: user.created_at,
+                exp: claims.exp.to_string(),
             }),
         )),
         Ok(None) => {
@@ -273,7 +283,9 @@ mod tests {
         )
         .await
         .unwrap();
-        // THEN Allow on the whole stage, her id, e-mail and creation time in the context
+        // THEN Allow on the whole stage, her id, e-mail, creation time and the token's expiry
+        // in the context
+        let exp = test_jwt().verify(&token).unwrap().exp;
         assert_eq!(effect(&response), "Allow");
         assert_eq!(
             response.policy_document.statement[0].resource,
@@ -286,6 +298,7 @@ mod tests {
                 user_id: ann.id.to_string(),
                 email: "ann@example.com".into(),
                 created_at: ann.created_at.clone(),
+                exp: exp.to_string(),
             })
         );
     }

@@ -101,7 +101,8 @@ fn the_project_api_has_its_stage_cors_authorizer_and_gateway_responses() {
     let auth = &api.authorizers["JwtAuthorizer"];
     assert_eq!(auth.function, "AuthorizerFunction");
     assert_eq!(auth.identity_headers, ["Authorization"]);
-    assert_eq!(auth.ttl, Duration::ZERO);
+    // AuthorizerCacheSeconds, 5 minutes by default.
+    assert_eq!(auth.ttl, Duration::from_secs(300));
     assert_eq!(
         auth.payload,
         AuthorizerPayload::Request,

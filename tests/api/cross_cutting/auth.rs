@@ -204,6 +204,43 @@ async fn a_token_expired_30_seconds_ago_is_401_as_leeway_is_a_few_seconds_at_mos
 }
 
 #[tokio::test]
+async fn a_token_that_expires_inside_the_authorizer_cache_window_is_401_from_its_exp_on() {
+    let Some(_) = secret_or_skip("a_token_that_expires_inside_the_authorizer_cache_window") else {
+        return;
+    };
+    // GIVEN a token that expires in 2 seconds, allowed once: API Gateway (and the local
+    // gateway, which reads `ReauthorizeEvery` from the template) now answers its requests from
+    // the authorizer cache for AuthorizerCacheSeconds (5 minutes), without asking again
+    let api = api().await;
+    let user = api.new_user().await;
+    let issued = now();
+    let exp = issued + 2;
+    let token = mint_token(&claims_with(user.id, json!({"iat": issued, "exp": exp}))).unwrap();
+    api.get("/posts", Some(&token)).await.expect(200);
+    api.get(&format!("/users/{}", user.id), None)
+        .await
+        .expect(200);
+    api.get("/posts", Some(&token)).await.expect(200);
+    // WHEN it is used after its exp (plus the few seconds of leeway the authorizer allows)
+    let refused_from = exp + shared::auth::LEEWAY_SECS as i64 + 1;
+    let wait = u64::try_from(refused_from - now()).unwrap_or(0) + 1;
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    // THEN every protected route refuses it, although the cached Allow is still fresh: the
+    // authorizer handed `exp` on and the handlers check it
+    api.get("/posts", Some(&token))
+        .await
+        .expect_401(BAD_CREDENTIALS);
+    api.json(
+        "POST",
+        "/posts",
+        Some(&token),
+        json!({"title": "t", "content": "c"}),
+    )
+    .await
+    .expect_401(BAD_CREDENTIALS);
+}
+
+#[tokio::test]
 async fn a_token_without_user_id_is_401() {
     let Some(_) = secret_or_skip("a_token_without_user_id_is_401") else {
         return;
