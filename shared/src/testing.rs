@@ -299,18 +299,6 @@ pub fn test_passwords() -> Passwords {
     })
 }
 
-/// A hasher at [`TEST_BCRYPT_COST`] with its dummy hash (login).
-///
-/// # Panics
-/// When the dummy hash cannot be made.
-pub async fn test_login_passwords() -> Passwords {
-    Passwords::for_login(HashConfig {
-        bcrypt_cost: TEST_BCRYPT_COST,
-    })
-    .await
-    .expect("the login hasher")
-}
-
 /// Access tokens signed with [`TEST_JWT_SECRET`], 30 minutes, default issuer and audience.
 pub fn test_jwt() -> Jwt {
     Jwt::new(&JwtConfig::new(TEST_JWT_SECRET.to_vec(), 30))

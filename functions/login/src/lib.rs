@@ -31,7 +31,7 @@ impl State {
     pub async fn from_env() -> Result<Self, LambdaError> {
         Ok(Self {
             store: Store::from_env().await?,
-            passwords: Passwords::for_login(HashConfig::from_env()?).await?,
+            passwords: Passwords::new(HashConfig::from_env()?),
             jwt: Jwt::new(&JwtConfig::from_env()?),
             limits: LoginLimitsConfig::from_env()?,
             sessions: SessionConfig::from_env()?,
@@ -146,17 +146,11 @@ mod tests {
     use shared::memory::MemoryStore;
     use shared::testing::{
         add_user_with_password, body_json, detail, error_locations, header, request, respond,
-        test_jwt, test_login_passwords, test_sessions, tiny_login_limits,
+        test_jwt, test_passwords, test_sessions, tiny_login_limits,
     };
 
     async fn state(store: MemoryStore, limits: LoginLimitsConfig) -> State<MemoryStore> {
-        State::new(
-            store,
-            test_login_passwords().await,
-            test_jwt(),
-            limits,
-            test_sessions(),
-        )
+        State::new(store, test_passwords(), test_jwt(), limits, test_sessions())
     }
 
     /// A state whose store has ann, password `correct horse`.
