@@ -43,10 +43,13 @@ seed-events:
 attack:
 	scripts/attack.sh
 
-# Per-route latency through the local gateway (N=50 requests each; BASE_URL=... for another server).
+# What AWS bills, per function, from release binaries: CPU per warm invocation, cold start, first
+# request, peak RSS, binary/zip size, DynamoDB calls, cost per million requests; each next to
+# `root` as a ratio (docs/performance.md). N=500, COLD_RUNS=7, ZIPS=1 (cargo lambda zips, slow),
+# BASELINE_URL=http://host:port [BASELINE_PID=pid] for a side-by-side HTTP table.
 bench:
-	cargo build --workspace --bins
-	scripts/bench.py
+	cargo build --release --workspace --bins
+	scripts/bench/run.py
 
 # The HTTP tests against a deployed stage: make test-remote URL=https://.../Prod/
 test-remote:
