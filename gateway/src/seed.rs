@@ -22,9 +22,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use shared::auth::Passwords;
 use shared::config::{HashConfig, JwtConfig, MIN_JWT_SECRET_BYTES, SessionConfig};
 use shared::domain::{Email, Post, PostId, StoreError, User, UserId, VoteError};
+use shared::passwords::Passwords;
 use shared::ports::VoteStore;
 use shared::store::{Seeded, Store};
 

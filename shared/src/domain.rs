@@ -83,7 +83,7 @@ impl fmt::Display for Email {
 pub struct PasswordHash(String);
 
 impl PasswordHash {
-    /// Wraps a hash made by `auth::Passwords` (or read from the credential item).
+    /// Wraps a hash made by `passwords::Passwords` (or read from the credential item).
     pub fn new(hash: impl Into<String>) -> Self {
         Self(hash.into())
     }

@@ -6,8 +6,8 @@
 //! - [`validate`]: FastAPI-shaped (422) validation of JSON bodies, field by field.
 //! - [`models`]: request and response types, kept apart from the storage items in [`store`].
 //! - [`form`]: HTML form bodies (url-encoded or multipart) read by their `Content-Type`.
-//! - [`auth`]: JWT issue/verify (HS256 only, every claim checked), refresh tokens, and bcrypt
-//!   hashing off the async executor.
+//! - [`auth`]: JWT issue/verify (HS256 only, every claim checked) and refresh tokens.
+//! - [`passwords`]: bcrypt hashing off the async executor, and the constant dummy hash.
 //! - [`domain`]: users, posts, votes, the id and e-mail newtypes, and each store outcome.
 //! - [`ports`]: the store as handlers see it, one small trait per aggregate.
 //! - [`answers`]: every contract `detail` string, and each store outcome mapped to an answer.
@@ -32,6 +32,7 @@ pub mod ids;
 pub mod memory;
 pub mod models;
 pub mod openapi;
+pub mod passwords;
 pub mod ports;
 pub mod session;
 pub mod store;

@@ -17,9 +17,10 @@
 //! lambda_http itself fills in from a real event, so `shared::http`'s readers see the same.
 
 use crate::ApiError;
-use crate::auth::{Jwt, Passwords};
+use crate::auth::Jwt;
 use crate::config::{HashConfig, JwtConfig, LoginLimitsConfig, SessionConfig};
 use crate::domain::{Email, PasswordHash, Post, PostDraft, User};
+use crate::passwords::Passwords;
 use crate::ports::{PostStore, UserStore};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;

@@ -1,13 +1,13 @@
 //! `POST /users`: sign-up.
 
 use shared::ApiError;
-use shared::auth::Passwords;
 use shared::config::{HashConfig, LoginLimitsConfig};
 use shared::domain::{Email, SignUpError, User};
 use shared::error::HttpError;
 use shared::http::{Body, LambdaError, Request, Response, StatusCode, json, json_body, source_ip};
 use shared::models::{NewUser, UserOut};
 use shared::openapi::{TAG_USERS, Unavailable, ValidationFailed};
+use shared::passwords::Passwords;
 use shared::ports::{LoginLimitStore, UserStore};
 use shared::store::{LoginAttempt, LoginGate, Store};
 

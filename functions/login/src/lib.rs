@@ -2,7 +2,7 @@
 
 use shared::ApiError;
 use shared::answers::{invalid_credentials, too_many_failed_logins};
-use shared::auth::{Jwt, Passwords, new_refresh_token, refresh_token_hash, unix_now};
+use shared::auth::{Jwt, new_refresh_token, refresh_token_hash, unix_now};
 use shared::config::{HashConfig, JwtConfig, LoginLimitsConfig, SessionConfig};
 use shared::domain::Email;
 use shared::error::HttpError;
@@ -10,6 +10,7 @@ use shared::http::{Body, LambdaError, Request, Response, StatusCode, body, json,
 use shared::models::LoginFormFields;
 use shared::models::{LoginForm, Token};
 use shared::openapi::{TAG_AUTHENTICATION, Unavailable, ValidationFailed};
+use shared::passwords::Passwords;
 use shared::ports::{LoginLimitStore, SessionStore, UserStore};
 use shared::session;
 use shared::store::{LoginAttempt, LoginGate, Store};
