@@ -45,7 +45,7 @@ attack:
 
 # What AWS bills, per function, from release binaries: CPU per warm invocation, cold start, first
 # request, peak RSS, binary/zip size, DynamoDB calls, cost per million requests; each next to
-# `root` as a ratio (docs/performance.md). N=500, COLD_RUNS=7, ZIPS=1 (cargo lambda zips, slow),
+# `root` as a ratio (docs/performance.md). N=500, COLD_RUNS=15, ZIPS=1 (cargo lambda zips, slow),
 # BASELINE_URL=http://host:port [BASELINE_PID=pid] for a side-by-side HTTP table.
 bench:
 	cargo build --release --workspace --bins

@@ -8,7 +8,7 @@ is measured from, and the cost model.
 Environment:
   N=500            warm invocations per cheap function (CPU per invocation: total / N)
   BCRYPT_N=5       warm invocations of create_user and login (bcrypt cost 12: ~0.25 s each)
-  COLD_RUNS=7      cold starts per function (median)
+  COLD_RUNS=15     cold starts per function (median)
   BIN_DIR=target/release   the function binaries (and local_gateway) to run
   ZIPS=1           build the deployable zips first (cargo lambda, arm64 and x86_64: slow)
   DDB_LATENCY_MS=4 assumed in-region DynamoDB round trip, for the cost model
@@ -17,6 +17,9 @@ Environment:
   BASELINE_URL=http://host:port [BASELINE_PID=pid] [HTTP_N=200]
                    also run the same per-route HTTP load against another server, side by side
   OUT=target/bench/results.json
+  COMMIT=<sha>     the commit the binaries were built from, when not HEAD (for the label)
+
+scripts/bench/run.py --report target/bench/results.json   prints the tables of a saved run.
 """
 import datetime
 import json
@@ -45,7 +48,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 os.chdir(ROOT)
 N = int(os.environ.get("N", "500"))
 BCRYPT_N = int(os.environ.get("BCRYPT_N", "5"))
-COLD_RUNS = int(os.environ.get("COLD_RUNS", "7"))
+COLD_RUNS = int(os.environ.get("COLD_RUNS", "15"))
 WARMUP = 20
 BIN_DIR = os.path.abspath(os.environ.get("BIN_DIR", "target/release"))
 OUT = os.environ.get("OUT", "target/bench/results.json")
@@ -301,7 +304,7 @@ def cold(stack, events, fn, env):
     """COLD_RUNS fresh processes behind the fake Runtime API: exec -> first /next, then the
     first invocation, then a few warm ones (wall and CPU), medians."""
     runs = []
-    warm_n = 3 if fn in BCRYPT else 20
+    warm_n = 2 if fn in BCRYPT else 10
     for _ in range(COLD_RUNS):
         rt = fakeruntime.FakeRuntime(os.path.join(BIN_DIR, fn), env,
                                      f"arn:aws:lambda:us-east-1:123456789012:function:{fn}")
@@ -365,8 +368,10 @@ def build_zips():
     env = dict(os.environ, PATH=f"{venv}/bin:" + os.environ["PATH"])
     for arch, flag in (("arm64", "--arm64"), ("x86_64", "--x86-64")):
         log(f"cargo lambda build --release {flag} (ZIPS=1; several minutes)")
-        subprocess.run(["cargo", "lambda", "build", "--release", flag, "--output-format", "zip",
-                        "--lambda-dir", f"target/bench/lambda-{arch}"], check=True, env=env)
+        r = subprocess.run(["cargo", "lambda", "build", "--release", flag, "--output-format",
+                            "zip", "--lambda-dir", f"target/bench/lambda-{arch}"], env=env)
+        if r.returncode:  # e.g. no aarch64 target: `rustup target add aarch64-unknown-linux-gnu`
+            log(f"cargo lambda build {flag} failed (exit {r.returncode}); its zips stay 'not built'")
 
 
 def host_zip_size(path):
@@ -527,11 +532,11 @@ def main():
     only = set(filter(None, os.environ.get("ONLY", "").split(","))) | {"root"}
     fns = [f for f in FUNCTIONS if f in only] if os.environ.get("ONLY") else FUNCTIONS
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True).stdout.strip(),
-           "dirty": bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+           "commit": os.environ.get("COMMIT") or subprocess.run(
+               ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+           "dirty": not os.environ.get("COMMIT") and bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                         capture_output=True, text=True).stdout.strip()),
-           "machine": machine(), "bin_dir": BIN_DIR, "n": N, "bcrypt_n": BCRYPT_N,
+           "machine": machine(), "bin_dir": os.path.relpath(BIN_DIR), "n": N, "bcrypt_n": BCRYPT_N,
            "cold_runs": COLD_RUNS, "warm": {}, "cold": {}}
     stack = Stack()
     try:
@@ -567,8 +572,7 @@ def main():
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
-    print(f"# make bench: {res['date']}, commit {res['commit']}{' (dirty)' if res['dirty'] else ''}, "
-          f"{res['machine']['cpu']} ({res['machine']['cores']} cores), binaries {os.path.relpath(BIN_DIR)}")
+    print_header(res)
     if "cost" not in res:
         res["cost"] = None
     report_safe(res)
@@ -576,7 +580,7 @@ def main():
 
 
 def report_safe(res):
-    if res["cost"] is None:
+    if not res.get("cost"):
         # Partial run (ONLY=...): no cost table.
         res = dict(res)
         res["cost"] = {"mix_label": "", "arm64": {"components": {}, "routes": {}},
@@ -596,5 +600,17 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": os.uname().release}
 
 
+def print_header(res):
+    print(f"# make bench: {res['date']}, commit {res['commit']}{' (dirty)' if res['dirty'] else ''}, "
+          f"{res['machine']['cpu']} ({res['machine']['cores']} cores), binaries {res['bin_dir']}, "
+          f"N={res['n']}, bcrypt N={res['bcrypt_n']}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--report"]:  # the tables again, from a results file
+        with open(sys.argv[2]) as f:
+            saved = json.load(f)
+        print_header(saved)
+        report_safe(saved)
+    else:
+        main()
