@@ -7,7 +7,6 @@ Init Duration), then hands it events one at a time and times each until its resp
 """
 import http.server
 import json
-import os
 import queue
 import socket
 import subprocess
