@@ -164,6 +164,7 @@ class Events:
     def __init__(self, stack):
         self.s = stack
         self.i = 0
+        self.votes = 0
         self.sessions = []       # refresh tokens of fresh sessions (for logout)
         self.refresh = None      # the current refresh token of the chain (for refresh_token)
         # The fixture user's hash has a low bcrypt cost (seed.rs): login is measured with a user
@@ -187,8 +188,10 @@ class Events:
             e["body"] = json.dumps({"email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
                                     "password": "correct-horse-battery"})
             return e, 201
-        if fn == "vote":  # 1 then 0: add the vote, take it back
-            e["body"] = json.dumps({"post_id": 1, "dir": self.i % 2})
+        if fn == "vote":  # 1 then 0: add the vote, take it back (its own count: other
+            # functions' calls come in between)
+            self.votes += 1
+            e["body"] = json.dumps({"post_id": 1, "dir": self.votes % 2})
             return e, 201
         if fn == "delete_post":  # a post made just before by create_post, deleted
             _, a = self.s.invoke("create_post", load_event("create_post"))

@@ -2,7 +2,7 @@
 //! container (the OpenAPI document, generated once), and hand the handler to the runtime.
 //! The logic is in `lib.rs`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::http::LambdaError> {
     shared::http::init_tracing();
     let state = docs::State::new();
