@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: attack run test build fmt lint ci sam-build zips template-checks test-remote bench seed-events openapi
+.PHONY: attack run test build fmt lint ci sam-build zips template-checks test-remote bench bench-fastapi seed-events openapi
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -50,6 +50,12 @@ attack:
 bench:
 	cargo build --release --workspace --bins
 	scripts/bench/run.py
+
+# make bench plus the side-by-side table against a stand-in for the course's FastAPI app
+# (scripts/bench/baseline/, uvicorn + SQLite; its requirements go to .local/baseline-venv).
+bench-fastapi:
+	cargo build --release --workspace --bins
+	scripts/bench/fastapi.sh
 
 # The HTTP tests against a deployed stage: make test-remote URL=https://.../Prod/
 test-remote:

@@ -41,7 +41,8 @@ def call(base, method, path, body=None, token=None, form=False):
 
 
 def cpu_of(pids):
-    return sum(procstat.cpu_ns(p) for p in pids)
+    """A reading of `pids`' CPU, thread by thread (difference two with `procstat.cpu_delta`)."""
+    return procstat.cpu_by_thread(pids)
 
 
 def load(base, n, meters):
@@ -60,7 +61,7 @@ def load(base, n, meters):
         s["walls"].append(ms)
         s["errors"] += not (200 <= status < 300)
         for k in meters:
-            s[k] += c1[k] - c0[k]
+            s[k] += procstat.cpu_delta(c0[k], c1[k])
         return status, payload
 
     _, st, p = call(base, "POST", "/users", {"email": email, "password": password})

@@ -22,6 +22,32 @@ def cpu_ns(pid):
     return total
 
 
+def cpu_by_thread(pids):
+    """Time on CPU of every live thread of `pids`, in ns, by (pid, tid): to difference two
+    readings thread by thread (see `cpu_delta`), so a thread or process that exits in between
+    (tokio's blocking threads end after 10 s idle) cannot make the difference negative."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    out[(pid, tid)] = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def cpu_delta(before, after):
+    """CPU ns spent between two `cpu_by_thread` readings by the threads alive at the second:
+    a thread new since the first counts from 0, one gone since is left out (its last
+    moments are lost, never subtracted)."""
+    return sum(ns - before.get(key, 0) for key, ns in after.items())
+
+
 def cpu_ticks_ns(pid):
     """utime + stime of the whole process (exited threads included), in ns, at 1/CLK_TCK
     resolution (10 ms at 100 Hz)."""
