@@ -16,19 +16,7 @@ const U1: UserId = UserId::new(1);
 const P1: PostId = PostId::new(1);
 
 async fn store() -> Store {
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
-        .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
-    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
-    let table = format!(
-        "dynamodb-test-{}-{}",
-        std::process::id(),
-        shared::auth::random_hex(6)
-    );
-    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    local_gateway::dynamodb::ensure_table(&client, template, &table)
-        .await
-        .expect("create the test table");
-    Store::new(client, table)
+    crate::common::dynamodb_store("dynamodb-test").await
 }
 
 #[tokio::test]

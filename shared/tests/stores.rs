@@ -37,19 +37,7 @@ mod dynamodb {
     use shared::store::Store;
 
     async fn store() -> Store {
-        let endpoint = std::env::var("DYNAMODB_ENDPOINT")
-            .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
-        let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
-        let table = format!(
-            "suite-{}-{}",
-            std::process::id(),
-            shared::auth::random_hex(6)
-        );
-        let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-        local_gateway::dynamodb::ensure_table(&client, template, &table)
-            .await
-            .expect("create the test table");
-        Store::new(client, table)
+        crate::common::dynamodb_store("suite").await
     }
 
     async fn vote_items(store: &Store, post: PostId) -> u64 {

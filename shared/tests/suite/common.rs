@@ -6,7 +6,26 @@ use shared::auth::{new_refresh_token, refresh_token_hash, unix_now};
 use shared::config::{LoginLimitsConfig, SessionConfig};
 use shared::domain::{Email, PasswordHash, PostDraft, PostId, User};
 use shared::ports::{LoginLimitStore, SessionStore, UserStore};
-use shared::store::{LoginAttempt, LoginGate, RefreshError, RefreshGrant};
+use shared::store::{LoginAttempt, LoginGate, RefreshError, RefreshGrant, Store};
+
+/// A DynamoDB store on a fresh table of DynamoDB Local (`DYNAMODB_ENDPOINT`, which `make test`
+/// sets), made from `template.yaml`'s definition, so tests run in parallel without sharing data
+/// and the table can never drift from the deployed one.
+pub async fn dynamodb_store(prefix: &str) -> Store {
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
+        .expect("DYNAMODB_ENDPOINT must point at DynamoDB Local (`make test` sets it)");
+    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
+    let table = format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        shared::auth::random_hex(6)
+    );
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    local_gateway::dynamodb::ensure_table(&client, template, &table)
+        .await
+        .expect("create the test table");
+    Store::new(client, table)
+}
 
 /// A valid address, parsed as the edge parses it.
 pub fn email(address: &str) -> Email {
