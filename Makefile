@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: attack run test build fmt lint ci sam-build zips template-checks test-remote bench bench-fastapi seed-events openapi
+.PHONY: attack run test build fmt lint ci sam-build zips template-checks test-remote bench bench-build bench-fastapi seed-events openapi
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -47,14 +47,19 @@ attack:
 # request, peak RSS, binary/zip size, DynamoDB calls, cost per million requests; each next to
 # `root` as a ratio (docs/performance.md). N=500, COLD_RUNS=15, ZIPS=1 (cargo lambda zips, slow),
 # BASELINE_URL=http://host:port [BASELINE_PID=pid] for a side-by-side HTTP table.
-bench:
-	cargo build --release --workspace --bins
+bench: bench-build
 	scripts/bench/run.py
+
+# The functions as `sam build` builds them (their own features only: the test crates' reqwest
+# must not add its TLS backend to them), the gateway, and the SDK floor example.
+bench-build:
+	cargo build --release $(addprefix -p ,$(notdir $(wildcard functions/*)))
+	cargo build --release -p local_gateway
+	cargo build --release -p shared --example sdk_floor
 
 # make bench plus the side-by-side table against a stand-in for the course's FastAPI app
 # (scripts/bench/baseline/, uvicorn + SQLite; its requirements go to .local/baseline-venv).
-bench-fastapi:
-	cargo build --release --workspace --bins
+bench-fastapi: bench-build
 	scripts/bench/fastapi.sh
 
 # The HTTP tests against a deployed stage: make test-remote URL=https://.../Prod/

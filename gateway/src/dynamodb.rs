@@ -39,6 +39,7 @@ fn config_for(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        .http_client(shared::store::https_client())
         .credentials_provider(Credentials::new(
             "local",
             "local",

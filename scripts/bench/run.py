@@ -444,6 +444,14 @@ def report(res):
         rows.append([f + (" (bcrypt)" if f in BCRYPT else ""), w["n"], f"{w['cpu_ms']:.3f}",
                      ratio(w["cpu_ms"], root["cpu_ms"]), target, mark(ok),
                      f"{w['wall_ms_p50_gateway']:.1f}", w["note"]])
+    floor = res.get("sdk_floor")
+    if floor:
+        # What one function call can never go below: the Lambda runtime's loop (root) plus
+        # one read through aws-sdk-dynamodb (measured alone, in a loop, no runtime).
+        f_ms = floor["store_read_cpu_ms"]
+        rows.append(["(floor) root + 1 SDK read", floor["n"], f"{root['cpu_ms'] + f_ms:.3f}",
+                     ratio(root["cpu_ms"] + f_ms, root["cpu_ms"]), "", "", "",
+                     f"SDK read alone {f_ms:.3f} ms (examples/sdk_floor)"])
     table("CPU per warm invocation (function process, schedstat of all its threads)",
           ["function", "N", "CPU ms", "x root", "target", "", "wall p50 ms (via gateway)", "note"], rows)
 
@@ -528,7 +536,7 @@ def report(res):
 
 def main():
     if not os.path.exists(os.path.join(BIN_DIR, "root")):
-        sys.exit(f"no binaries in {BIN_DIR}: cargo build --release --workspace --bins")
+        sys.exit(f"no binaries in {BIN_DIR}: make bench-build")
     if os.environ.get("ZIPS") == "1":
         build_zips()
     only = set(filter(None, os.environ.get("ONLY", "").split(","))) | {"root"}
@@ -548,6 +556,12 @@ def main():
             log(f"warm: {f}")
             res["warm"][f], pid = warm(stack, events, f)
             envs[f] = procstat.environ(pid)
+        floor = os.path.join(BIN_DIR, "examples", "sdk_floor")
+        if "get_user" in envs and os.path.exists(floor):
+            log("floor: the store's read in a loop, no Lambda runtime")
+            out = subprocess.run([floor], env=dict(envs["get_user"], N=str(max(N, 1000))),
+                                 capture_output=True, text=True, check=True, timeout=600)
+            res["sdk_floor"] = json.loads(out.stdout)
         for f in fns:
             log(f"cold: {f}")
             res["cold"][f] = cold(stack, events, f, envs[f])

@@ -6,6 +6,8 @@ use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+pub mod crypto;
+
 /// Clock skew we tolerate on `exp`, `nbf`, `iat` and the lifetime, in seconds.
 pub const LEEWAY_SECS: u64 = 5;
 
@@ -52,6 +54,7 @@ pub struct InvalidToken(String);
 impl Jwt {
     /// Builds the signer/verifier from config.
     pub fn new(config: &JwtConfig) -> Self {
+        crypto::install();
         let mut validation = Validation::new(Algorithm::HS256);
         // Only HS256: a token whose header names any other algorithm (none, HS512, RS256...)
         // is refused before its signature is even looked at.
@@ -214,6 +217,7 @@ mod tests {
         key: &[u8],
         claims: &serde_json::Value,
     ) -> String {
+        crypto::install();
         let header = Header {
             typ: typ.map(str::to_string),
             ..Header::new(alg)

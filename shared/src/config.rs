@@ -78,6 +78,11 @@ pub struct StoreConfig {
     pub attempt_timeout: Duration,
     /// Connection set-up limit (`DYNAMODB_CONNECT_TIMEOUT_MS`, default 500).
     pub connect_timeout: Duration,
+    /// The AWS region (`AWS_REGION`, which Lambda sets; else `AWS_DEFAULT_REGION`).
+    pub region: String,
+    /// Another DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`), as the
+    /// AWS SDKs read it: the local gateway points it at DynamoDB Local. Unset on AWS.
+    pub endpoint_url: Option<String>,
 }
 
 /// Default of [`StoreConfig::operation_timeout`], in milliseconds.
@@ -88,9 +93,9 @@ pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 800;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 500;
 
 impl StoreConfig {
-    /// Reads `TABLE_NAME` and the timeouts. The endpoint comes from the SDK's own
-    /// `AWS_ENDPOINT_URL_DYNAMODB` (set by the local gateway to reach DynamoDB Local), so
-    /// nothing here is local-only.
+    /// Reads `TABLE_NAME`, the timeouts, the region and the endpoint. The endpoint variables
+    /// are the SDK's own (the local gateway sets `AWS_ENDPOINT_URL_DYNAMODB` to reach DynamoDB
+    /// Local), so nothing here is local-only.
     pub fn from_env() -> Result<Self, ConfigError> {
         let ms = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             let v: u64 = parsed_or(name, default)?;
@@ -110,6 +115,10 @@ impl StoreConfig {
             )?,
             attempt_timeout: ms("DYNAMODB_ATTEMPT_TIMEOUT_MS", DEFAULT_ATTEMPT_TIMEOUT_MS)?,
             connect_timeout: ms("DYNAMODB_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS)?,
+            region: required("AWS_REGION").or_else(|_| required("AWS_DEFAULT_REGION"))?,
+            endpoint_url: required("AWS_ENDPOINT_URL_DYNAMODB")
+                .or_else(|_| required("AWS_ENDPOINT_URL"))
+                .ok(),
         })
     }
 }

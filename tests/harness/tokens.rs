@@ -74,6 +74,7 @@ pub fn sign_typed_token(
     key: &[u8],
     claims: &Value,
 ) -> String {
+    shared::auth::crypto::install();
     let header = jsonwebtoken::Header {
         typ: typ.map(str::to_owned),
         ..jsonwebtoken::Header::new(algorithm)

@@ -5,7 +5,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    shared::http::init_tracing();
     let state: &'static authorizer::State =
         Box::leak(Box::new(authorizer::State::from_env().await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {

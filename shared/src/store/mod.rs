@@ -105,6 +105,16 @@ fn is_conditional_failure(err: &SdkError<impl ProvideErrorMetadata, impl std::fm
     matches!(err, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// The HTTPS client every DynamoDB client of this workspace uses (functions, the local gateway,
+/// the tests): the SDK's hyper client on rustls with ring. The SDK's default client links
+/// aws-lc instead, ~2 MB more in every function's binary for the same TLS.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// The store: a DynamoDB client (built once per container) and the table name.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -121,24 +131,38 @@ impl Store {
         }
     }
 
-    /// The store as a function's `main` builds it: `TABLE_NAME` from the environment and the
-    /// SDK's default credential, region and endpoint chain (the local gateway points it at
-    /// DynamoDB Local with `AWS_ENDPOINT_URL_DYNAMODB`).
+    /// The store as a function's `main` builds it, from the environment Lambda gives a
+    /// function: `TABLE_NAME`, `AWS_REGION`, the credentials in `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL_DYNAMODB` when set
+    /// (the local gateway points it at DynamoDB Local).
+    ///
+    /// Not `aws_config::defaults(..).load()`: that chain also looks for profile files, SSO,
+    /// web identity, ECS and EC2 metadata credentials, none of which a Lambda function has,
+    /// and it costs every binary ~0.4 MB (STS, profile parsing) and its cold start the
+    /// lookups (docs/performance.md, "Changes measured").
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = crate::config::StoreConfig::from_env()?;
         // Without these the SDK waits as long as a hung connection lasts: the client got a
         // 500 after the function's 10 s, and the write could still land after it. Timeouts
         // are retried by the SDK's standard retry policy, within the operation timeout.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
             .connect_timeout(config.connect_timeout)
             .operation_attempt_timeout(config.attempt_timeout)
             .operation_timeout(config.operation_timeout)
             .build();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .load()
-            .await;
-        Ok(Self::new(Client::new(&sdk), config.table_name))
+        let mut sdk = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new(config.region))
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+            .http_client(https_client())
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard())
+            .timeout_config(timeouts);
+        if let Some(url) = config.endpoint_url {
+            sdk = sdk.endpoint_url(url);
+        }
+        Ok(Self::new(Client::from_conf(sdk.build()), config.table_name))
     }
 
     /// The table name.

@@ -77,6 +77,7 @@ async fn every_sample_event_is_a_rest_proxy_event_for_its_functions_route() {
     // which also regenerates them).
     assert_eq!(token_header(&token)["typ"], json!("at+jwt"));
     let key = dev_jwt_secret().expect("sam-local-env.json names the development key");
+    shared::auth::crypto::install();
     let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_issuer(&[token_issuer()]);
