@@ -78,7 +78,19 @@ pub struct StoreConfig {
     pub attempt_timeout: Duration,
     /// Connection set-up limit (`DYNAMODB_CONNECT_TIMEOUT_MS`, default 500).
     pub connect_timeout: Duration,
+    /// Partitions of the feed index (`FEED_SHARDS`, default [`DEFAULT_FEED_SHARDS`],
+    /// 1..=[`MAX_FEED_SHARDS`]): a post is written under one of them, and a page of
+    /// `GET /posts` queries them all. May be raised on a live table, never lowered: items keep
+    /// the shard they were written with, and readers query every shard below the current
+    /// count (see `docs/data-model.md`).
+    pub feed_shards: u32,
 }
+
+/// Default of [`StoreConfig::feed_shards`] (also the template's `FeedShards` default).
+pub const DEFAULT_FEED_SHARDS: u32 = 4;
+/// The most feed shards a deployment may have: each page of `GET /posts` costs up to this
+/// many concurrent `Query` calls.
+pub const MAX_FEED_SHARDS: u32 = 64;
 
 /// Default of [`StoreConfig::operation_timeout`], in milliseconds.
 pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 2_000;
@@ -110,8 +122,21 @@ impl StoreConfig {
             )?,
             attempt_timeout: ms("DYNAMODB_ATTEMPT_TIMEOUT_MS", DEFAULT_ATTEMPT_TIMEOUT_MS)?,
             connect_timeout: ms("DYNAMODB_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS)?,
+            feed_shards: feed_shards()?,
         })
     }
+}
+
+/// Reads `FEED_SHARDS` (1..=[`MAX_FEED_SHARDS`], default [`DEFAULT_FEED_SHARDS`]).
+pub fn feed_shards() -> Result<u32, ConfigError> {
+    let n: u32 = parsed_or("FEED_SHARDS", DEFAULT_FEED_SHARDS)?;
+    if !(1..=MAX_FEED_SHARDS).contains(&n) {
+        return Err(ConfigError::Invalid {
+            name: "FEED_SHARDS",
+            reason: format!("must be between 1 and {MAX_FEED_SHARDS}"),
+        });
+    }
+    Ok(n)
 }
 
 /// The smallest signing key we accept: HS256 keys shorter than the hash output are weak.
