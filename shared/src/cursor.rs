@@ -81,6 +81,15 @@ mod tests {
     }
 
     #[test]
+    fn the_layout_is_the_id_then_8_bytes_of_the_searchs_hash() {
+        // tests/fuzz/hooks.py builds cursors the same way; this pins the layout for both.
+        assert_eq!(
+            encode(PostId::new(1), "cat"),
+            "0000000000000001ec27dd1c2fe1f01f"
+        );
+    }
+
+    #[test]
     fn anything_else_is_422_never_a_panic() {
         for bad in [
             "",
