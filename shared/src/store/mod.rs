@@ -6,7 +6,8 @@
 //! |-------------|------------------|---------------|----------------------|
 //! | user        | `USER#<id>`      | `PROFILE`     |                      |
 //! | credential  | `EMAIL#<email>`  | `CREDENTIAL`  |                      |
-//! | post        | `POST#<id>`      | `POST`        | `POSTS` / `<id>`     |
+//! | post        | `POST#<id>`      | `POST`        | `POSTS#<s>` / `<id>` |
+//! | posting     | `G#<s>#<gram>`   | `<id:016>#<version>` |               |
 //! | vote        | `POST#<post_id>` | `VOTE#<uid>`  |                      |
 //!
 //! Invariants live in the database, so they hold under any concurrency:
@@ -24,7 +25,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 mod login_limits;
+mod postings;
 mod posts;
+mod search;
 mod seed;
 mod sessions;
 mod tx;
@@ -34,7 +37,11 @@ pub use crate::domain::{Credential, Post, PostChanges, User};
 #[cfg(any(test, feature = "memory"))]
 pub(crate) use login_limits::over as login_limits_over;
 pub use login_limits::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate};
-pub use posts::POSTS_INDEX;
+pub use postings::{
+    Indexed, MAX_GRAM_CHARS, POSTING_PK_PREFIX, posting_items, posting_pk, posting_sk, shard_of,
+    title_grams,
+};
+pub use posts::{POSTS_INDEX, feed_pk};
 pub use seed::Seeded;
 pub use sessions::{RefreshError, RefreshGrant};
 use tx::TxOutcome;
@@ -110,6 +117,8 @@ fn is_conditional_failure(err: &SdkError<impl ProvideErrorMetadata, impl std::fm
 pub struct Store {
     client: Client,
     table: String,
+    /// Partitions of the feed index (`FEED_SHARDS`); see `posts.rs`.
+    feed_shards: u32,
 }
 
 impl Store {
@@ -118,7 +127,20 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            feed_shards: crate::config::DEFAULT_FEED_SHARDS,
         }
+    }
+
+    /// The same store with `n` feed shards (at least 1). Every function that writes or lists
+    /// posts must use the same count, and it may only grow (see `docs/data-model.md`).
+    pub fn with_feed_shards(mut self, n: u32) -> Self {
+        self.feed_shards = n.max(1);
+        self
+    }
+
+    /// The number of feed shards this store writes to and reads from.
+    pub fn feed_shards(&self) -> u32 {
+        self.feed_shards
     }
 
     /// The store as a function's `main` builds it: `TABLE_NAME` from the environment and the
@@ -138,7 +160,7 @@ impl Store {
             .timeout_config(timeouts)
             .load()
             .await;
-        Ok(Self::new(Client::new(&sdk), config.table_name))
+        Ok(Self::new(Client::new(&sdk), config.table_name).with_feed_shards(config.feed_shards))
     }
 
     /// The table name.
