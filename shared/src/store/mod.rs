@@ -1,6 +1,7 @@
 //! The DynamoDB store: one table, every access a `GetItem`, a `Query` or one
-//! `TransactWriteItems`/conditional write. The key layout and each route's calls are written
-//! down in `docs/data-model.md`; in short:
+//! `TransactWriteItems`/conditional write, plus `BatchWriteItem`/`BatchGetItem` for the search
+//! postings (`postings.rs`, `search.rs`), which are hints checked against their post. The key
+//! layout and each route's calls are written down in `docs/data-model.md`; in short:
 //!
 //! | item        | pk               | sk            | gsi1 (pk / sk)       |
 //! |-------------|------------------|---------------|----------------------|

@@ -111,6 +111,9 @@ pub enum Indexed {
     Gone,
     /// The post changed while it was being indexed; its writer indexes the new version.
     Moved,
+    /// The post predates the index (no `version`, read as 0): the backfill gives it
+    /// `version = 1` (and its `POSTS#<s>` feed key) first, then indexes it.
+    Unversioned,
 }
 
 impl Store {
@@ -204,7 +207,7 @@ impl Store {
             return Ok(Indexed::Gone);
         }
         if post.version == 0 {
-            return Ok(Indexed::Moved);
+            return Ok(Indexed::Unversioned);
         }
         let shard = feed_shard_of_item(&post, self.feed_shards);
         self.put_postings(shard, id, post.version, &post.title)

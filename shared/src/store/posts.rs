@@ -312,7 +312,8 @@ impl PostStore for Store {
         search: &str,
         before: Option<PostId>,
     ) -> Result<Vec<Post>, StoreError> {
-        if limit == 0 {
+        // No title is longer than the longest a post may have: nothing to read.
+        if limit == 0 || search.chars().nth(crate::models::MAX_TITLE_CHARS).is_some() {
             return Ok(Vec::new());
         }
         if search.is_empty() {

@@ -377,6 +377,8 @@ async fn search_finds_1_2_3_and_longer_substrings_case_sensitively_newest_first(
     assert!(search_titles(&store, "ust is f").await == ["Rust is fast"]);
     assert!(search_titles(&store, "RUST").await.is_empty(), "case-sensitive");
     assert!(search_titles(&store, "q").await.is_empty());
+    // Longer than any title can be
+    assert!(search_titles(&store, &"Rust ".repeat(61)).await.is_empty());
 }
 
 #[tokio::test]
