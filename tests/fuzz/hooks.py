@@ -27,18 +27,18 @@ MAX_ID = 2**53 - 1
 
 
 @schemathesis.hook
-def map_query(ctx, query):
+def before_call(ctx, case, kwargs):
     """GET /posts: a `cursor` is bound to the search it was made for (docs/api.md), which no
-    pattern can say. A generated cursor that fits the documented pattern (schema-valid, so a
-    positive case) is made into a real one for the query's `search`, keeping its id part; one
-    that does not fit is left alone for the negative cases (422)."""
-    operation = getattr(ctx, "operation", None)
-    if not query or operation is None or operation.path != "/posts" or "cursor" not in query:
-        return query
+    pattern can say. A cursor that fits the documented pattern (schema-valid, so a positive
+    case) is made into a real one for the query's `search`, keeping its id part; one that does
+    not fit is left alone for the negative cases (422). `before_call` rather than `map_query`:
+    it runs in every phase, the coverage phase's boundary values included."""
+    query = case.query
+    if case.operation.path != "/posts" or not query or "cursor" not in query:
+        return
     cursor = query["cursor"]
     if isinstance(cursor, str) and CURSOR.match(cursor):
         post_id = int(cursor[:16], 16) % MAX_ID + 1
         search = query.get("search") or ""
         tag = hashlib.sha256(b"posts-cursor-v1\0" + str(search).encode()).hexdigest()[:16]
         query["cursor"] = f"{post_id:016x}{tag}"
-    return query
