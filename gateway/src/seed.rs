@@ -108,7 +108,13 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
     wait_until_ready(endpoint, Duration::from_secs(30)).await?;
     let client = client_for_endpoint(endpoint);
     ensure_table_from_def(&client, def, table).await?;
-    let store = Store::new(client, table.clone());
+    // The post's feed shard must be one the functions read: take their FEED_SHARDS.
+    let feed_shards = app
+        .functions
+        .iter()
+        .find_map(|f| f.env.get("FEED_SHARDS")?.parse().ok())
+        .unwrap_or(shared::config::DEFAULT_FEED_SHARDS);
+    let store = Store::new(client, table.clone()).with_feed_shards(feed_shards);
     let failed = |e: StoreError| Error::DynamoDb(format!("seed: {e}"));
 
     let hash = Passwords::new(HashConfig {

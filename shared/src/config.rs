@@ -83,7 +83,19 @@ pub struct StoreConfig {
     /// Another DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`), as the
     /// AWS SDKs read it: the local gateway points it at DynamoDB Local. Unset on AWS.
     pub endpoint_url: Option<String>,
+    /// Partitions of the feed index (`FEED_SHARDS`, default [`DEFAULT_FEED_SHARDS`],
+    /// 1..=[`MAX_FEED_SHARDS`]): a post is written under one of them, and a page of
+    /// `GET /posts` queries them all. May be raised on a live table, never lowered: items keep
+    /// the shard they were written with, and readers query every shard below the current
+    /// count (see `docs/data-model.md`).
+    pub feed_shards: u32,
 }
+
+/// Default of [`StoreConfig::feed_shards`] (also the template's `FeedShards` default).
+pub const DEFAULT_FEED_SHARDS: u32 = 4;
+/// The most feed shards a deployment may have: each page of `GET /posts` costs up to this
+/// many concurrent `Query` calls.
+pub const MAX_FEED_SHARDS: u32 = 64;
 
 /// Default of [`StoreConfig::operation_timeout`], in milliseconds.
 pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 2_000;
@@ -119,8 +131,21 @@ impl StoreConfig {
             endpoint_url: required("AWS_ENDPOINT_URL_DYNAMODB")
                 .or_else(|_| required("AWS_ENDPOINT_URL"))
                 .ok(),
+            feed_shards: feed_shards()?,
         })
     }
+}
+
+/// Reads `FEED_SHARDS` (1..=[`MAX_FEED_SHARDS`], default [`DEFAULT_FEED_SHARDS`]).
+pub fn feed_shards() -> Result<u32, ConfigError> {
+    let n: u32 = parsed_or("FEED_SHARDS", DEFAULT_FEED_SHARDS)?;
+    if !(1..=MAX_FEED_SHARDS).contains(&n) {
+        return Err(ConfigError::Invalid {
+            name: "FEED_SHARDS",
+            reason: format!("must be between 1 and {MAX_FEED_SHARDS}"),
+        });
+    }
+    Ok(n)
 }
 
 /// The smallest signing key we accept: HS256 keys shorter than the hash output are weak.

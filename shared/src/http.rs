@@ -10,7 +10,7 @@ use std::future::Future;
 
 pub use lambda_http::request::{self, RequestContext};
 pub use lambda_http::{
-    Body, Error as LambdaError, Request, RequestExt, Response, http::StatusCode,
+    Body, Error as LambdaError, Request, RequestExt, Response, http::HeaderValue, http::StatusCode,
 };
 
 /// Runs an HTTP function: `state` is built once per container by `main`, and `handler` is

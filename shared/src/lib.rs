@@ -18,11 +18,13 @@
 //!   back, for those tests.
 //! - [`session`]: the token pairs (access + refresh) that login and refresh answer.
 //! - [`openapi`]: the error answers and names that every handler's OpenAPI annotation shares.
+//! - [`cursor`]: the opaque paging cursor of `GET /posts`, bound to its search.
 //! - [`ids`]: server-assigned, time-ordered integer ids that are safe in JavaScript.
 
 pub mod answers;
 pub mod auth;
 pub mod config;
+pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod form;

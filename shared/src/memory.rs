@@ -173,10 +173,13 @@ impl PostStore for MemoryStore {
         limit: usize,
         skip: usize,
         search: &str,
+        before: Option<PostId>,
     ) -> Result<Vec<Post>, StoreError> {
         let d = self.data()?;
+        let older = ..before.unwrap_or(PostId::new(u64::MAX));
         Ok(d.posts
-            .values()
+            .range(older)
+            .map(|(_, p)| p)
             .rev()
             .filter(|p| p.title.contains(search))
             .skip(skip)

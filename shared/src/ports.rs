@@ -50,13 +50,16 @@ pub trait PostStore: Send + Sync {
     fn get_post(&self, id: PostId)
     -> impl Future<Output = Result<Option<Post>, StoreError>> + Send;
 
-    /// Posts newest first: skips `skip`, returns up to `limit`, only those whose title contains
-    /// `search` (case-sensitive, literal; `""` matches all).
+    /// Posts newest first: only those whose title contains `search` (case-sensitive,
+    /// literal; `""` matches all) and, with `before`, only those older than that post (a
+    /// cursor: the last post of the page before); skips `skip` of them and returns up to
+    /// `limit`. `limit` and `skip` are exact, whatever the store's partitioning.
     fn list_posts(
         &self,
         limit: usize,
         skip: usize,
         search: &str,
+        before: Option<PostId>,
     ) -> impl Future<Output = Result<Vec<Post>, StoreError>> + Send;
 
     /// Applies `changes` to `caller`'s post `id` and returns it as it is now (no change at all

@@ -5,11 +5,16 @@
 #[path = "suite/common.rs"]
 mod common;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
 use shared::auth::unix_now;
-use shared::domain::{Post, PostChanges, PostId, StoreError, User, UserId};
+use shared::domain::{Post, PostChanges, PostId, PostWriteError, StoreError, User, UserId};
 use shared::ports::{LoginLimitStore, PostStore, SessionStore, UserStore, VoteStore};
-use shared::store::{RefreshError, Seeded, Store};
+use shared::store::{
+    Indexed, POSTING_PK_PREFIX, RefreshError, Seeded, Store, feed_pk, posting_pk, posting_sk,
+    shard_of, title_grams,
+};
+use std::collections::{BTreeSet, HashMap};
 
 /// The development fixtures' ids (see `local_gateway seed`).
 const U1: UserId = UserId::new(1);
@@ -175,4 +180,254 @@ async fn every_item_the_limits_write_is_in_a_login_partition_with_an_expiry() {
         let expires_at: u64 = item["expires_at"].as_n().unwrap().parse().unwrap();
         assert!(expires_at > T0, "{pk}: expires_at {expires_at}");
     }
+}
+
+/// Every search posting of post `id` in the table, as (pk, sk), read with a Scan (tests
+/// only: the table is this test's own).
+async fn postings_of(store: &Store, id: PostId) -> BTreeSet<(String, String)> {
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").unwrap();
+    let client = local_gateway::dynamodb::client_for_endpoint(&endpoint);
+    let prefix = format!("{:016}#", id.get());
+    let mut found = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in out.items.unwrap_or_default() {
+            let pk = item["pk"].as_s().unwrap();
+            let sk = item["sk"].as_s().unwrap();
+            if pk.starts_with(POSTING_PK_PREFIX) && sk.starts_with(&prefix) {
+                found.insert((pk.clone(), sk.clone()));
+            }
+        }
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return found,
+        }
+    }
+}
+
+/// The postings a post with `title` at title `version` must have, and no others.
+fn expected_postings(id: PostId, version: u64, title: &str) -> BTreeSet<(String, String)> {
+    let shard = shard_of(id, TEST_FEED_SHARDS);
+    title_grams(title)
+        .into_iter()
+        .map(|g| (posting_pk(shard, &g), posting_sk(id, version)))
+        .collect()
+}
+
+/// The raw post item.
+async fn post_item(store: &Store, id: PostId) -> Option<HashMap<String, AttributeValue>> {
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").unwrap();
+    local_gateway::dynamodb::client_for_endpoint(&endpoint)
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(format!("POST#{id}")))
+        .key("sk", AttributeValue::S("POST".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+#[tokio::test]
+async fn a_post_is_written_to_its_shard_at_version_1_with_one_posting_per_gram() {
+    let store = store().await;
+    let owner = user(&store, "layout@example.com").await;
+    let post = store
+        .create_post(&owner, draft("héllo wörld".into(), "c".into(), true))
+        .await
+        .unwrap();
+    let item = post_item(&store, post.id).await.unwrap();
+    let shard = shard_of(post.id, TEST_FEED_SHARDS);
+    assert_eq!(item["gsi1pk"].as_s().unwrap(), &feed_pk(shard));
+    assert_eq!(item["version"].as_n().unwrap(), "1");
+    assert_eq!(
+        postings_of(&store, post.id).await,
+        expected_postings(post.id, 1, "héllo wörld")
+    );
+    // A PUT of the same title and a change of content leave version and postings alone
+    let same = PostChanges {
+        title: Some("héllo wörld".into()),
+        content: Some("other".into()),
+        published: Some(false),
+    };
+    store.update_post(post.id, owner.id, same).await.unwrap();
+    assert_eq!(
+        post_item(&store, post.id).await.unwrap()["version"]
+            .as_n()
+            .unwrap(),
+        "1"
+    );
+    assert_eq!(
+        postings_of(&store, post.id).await,
+        expected_postings(post.id, 1, "héllo wörld")
+    );
+    // A new title: version 2, the old postings gone
+    let retitle = PostChanges {
+        title: Some("bye".into()),
+        ..Default::default()
+    };
+    let changed = store.update_post(post.id, owner.id, retitle).await.unwrap();
+    assert_eq!(
+        (changed.content.as_str(), changed.published),
+        ("other", false)
+    );
+    assert_eq!(
+        post_item(&store, post.id).await.unwrap()["version"]
+            .as_n()
+            .unwrap(),
+        "2"
+    );
+    assert_eq!(
+        postings_of(&store, post.id).await,
+        expected_postings(post.id, 2, "bye")
+    );
+}
+
+#[tokio::test]
+async fn after_concurrent_title_changes_the_postings_are_exactly_the_final_titles() {
+    let store = store().await;
+    let owner = user(&store, "race-titles@example.com").await;
+    let post = store
+        .create_post(&owner, draft("first title".into(), "c".into(), true))
+        .await
+        .unwrap();
+    // GIVEN 8 writers changing the title 4 times each, all at once
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..4 {
+                    let change = PostChanges {
+                        title: Some(format!("writer {w} round {round} {}", "x".repeat(w))),
+                        ..Default::default()
+                    };
+                    store.update_post(post.id, owner.id, change).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    // THEN the postings are the grams of the final title at the final version, no more
+    let item = post_item(&store, post.id).await.unwrap();
+    let version: u64 = item["version"].as_n().unwrap().parse().unwrap();
+    let title = item["title"].as_s().unwrap();
+    assert_eq!(version, 33);
+    assert_eq!(
+        postings_of(&store, post.id).await,
+        expected_postings(post.id, version, title)
+    );
+    // AND search finds it by the final title only
+    let found = store.list_posts(10, 0, title, None).await.unwrap();
+    assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [post.id]);
+    assert!(
+        store
+            .list_posts(10, 0, "first title", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_delete_racing_title_changes_leaves_no_posting() {
+    let store = store().await;
+    let owner = user(&store, "race-delete@example.com").await;
+    for attempt in 0..3 {
+        let post = store
+            .create_post(&owner, draft(format!("doomed {attempt}"), "c".into(), true))
+            .await
+            .unwrap();
+        // GIVEN writers changing the title while the owner deletes the post
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for round in 0..3 {
+                        let change = PostChanges {
+                            title: Some(format!("w{w} r{round} doomed")),
+                            ..Default::default()
+                        };
+                        match store.update_post(post.id, owner.id, change).await {
+                            Ok(_) | Err(PostWriteError::NotFound(_)) => {}
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let deleter = {
+            let store = store.clone();
+            tokio::spawn(async move { store.delete_post(post.id, owner.id).await })
+        };
+        for w in writers {
+            w.await.unwrap();
+        }
+        deleter.await.unwrap().unwrap();
+        // THEN the post and every posting of it are gone
+        assert!(post_item(&store, post.id).await.is_none());
+        assert_eq!(postings_of(&store, post.id).await, BTreeSet::new());
+        assert!(
+            store
+                .list_posts(10, 0, "doomed", None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stale_posting_is_never_a_search_result_and_index_post_repairs_a_missing_one() {
+    let store = store().await;
+    let owner = user(&store, "stale@example.com").await;
+    let post = store
+        .create_post(&owner, draft("kept title".into(), "c".into(), true))
+        .await
+        .unwrap();
+    let shard = shard_of(post.id, TEST_FEED_SHARDS);
+    // GIVEN postings of a version the post never had (a writer that died half-way)
+    store
+        .put_postings(shard, post.id, 7, "ghost title")
+        .await
+        .unwrap();
+    // THEN they match nothing, and the real ones still work
+    assert!(
+        store
+            .list_posts(10, 0, "ghost", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_posts(10, 0, "t", None).await.unwrap().len() == 1);
+    // GIVEN the real postings lost (a crash between the title's write and its postings)
+    store
+        .delete_postings(shard, post.id, 1, "kept title")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_posts(10, 0, "kept", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // WHEN the backfill's step runs, THEN the post is found again
+    assert_eq!(
+        store.index_post(post.id).await.unwrap(),
+        Indexed::Indexed { version: 1 }
+    );
+    assert_eq!(
+        store.list_posts(10, 0, "kept", None).await.unwrap().len(),
+        1
+    );
 }

@@ -323,3 +323,87 @@ async fn a_full_page_of_the_largest_most_escaped_posts_is_still_a_200() {
     assert_eq!(page.as_array().map(Vec::len), Some(100));
     assert_eq!(page[0]["Post"]["content"], json!(content));
 }
+
+#[tokio::test]
+async fn following_x_next_cursor_pages_like_skip_and_the_last_page_has_none() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("cursor");
+    let mut created = make_posts(&api, &user, &tag, 7).await;
+    created.reverse();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut query = vec![("search", tag.as_str()), ("limit", "3")];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.as_str()));
+        }
+        let resp = api.list_posts(&user.token, &query).await;
+        let page = ids(&resp.expect(200));
+        pages += 1;
+        seen.extend(page.iter().copied());
+        match resp.header("x-next-cursor") {
+            Some(next) => {
+                assert_eq!(page.len(), 3, "only a full page has a next cursor");
+                // A browser page of another origin may read it.
+                let exposed = resp
+                    .header("access-control-expose-headers")
+                    .unwrap_or_default();
+                assert!(
+                    exposed.to_ascii_lowercase().contains("x-next-cursor"),
+                    "{exposed}"
+                );
+                cursor = Some(next.to_string());
+            }
+            None => break,
+        }
+        assert!(pages < 10, "the cursor does not end");
+    }
+    assert_eq!(seen, created);
+    assert_eq!(pages, 3);
+}
+
+#[tokio::test]
+async fn a_malformed_cursor_or_one_of_another_search_is_422() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let tag = unique("badcursor");
+    make_posts(&api, &user, &tag, 2).await;
+    let resp = api
+        .list_posts(&user.token, &[("search", &tag), ("limit", "1")])
+        .await;
+    resp.expect(200);
+    let cursor = resp
+        .header("x-next-cursor")
+        .expect("a full page")
+        .to_string();
+    let other = format!("{tag}x");
+    for (search, cursor) in [
+        (other.as_str(), cursor.as_str()),
+        ("", cursor.as_str()),
+        (tag.as_str(), "garbage"),
+        (tag.as_str(), "0000000000000000ffffffffffffffff"),
+    ] {
+        api.list_posts(&user.token, &[("search", search), ("cursor", cursor)])
+            .await
+            .expect_422(&["query", "cursor"]);
+    }
+}
+
+#[tokio::test]
+async fn an_edited_title_is_found_by_its_new_words_only_and_a_deleted_post_not_at_all() {
+    let api = api().await;
+    let user = api.new_user().await;
+    let (old, new) = (unique("oldword"), unique("newword"));
+    let post = api.new_post(&user, &format!("{old} title")).await;
+    let id = id_of(&post);
+    assert_eq!(ids(&Value::from(api.search(&user.token, &old).await)), [id]);
+    api.patch_post(&user.token, id, json!({"title": format!("{new} title")}))
+        .await
+        .expect(200);
+    assert_eq!(api.search(&user.token, &old).await, Vec::<Value>::new());
+    assert_eq!(ids(&Value::from(api.search(&user.token, &new).await)), [id]);
+    api.delete_post(&user.token, id).await.expect(204);
+    assert_eq!(api.search(&user.token, &new).await, Vec::<Value>::new());
+}

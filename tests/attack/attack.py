@@ -233,9 +233,14 @@ class Model:
 
     def __init__(self, items):
         self.users, self.creds, self.posts, self.votes, self.other = {}, {}, {}, [], {}
+        self.postings = []  # (shard, gram, post id, version) of each search posting
         for it in items:
             pk, sk = it["pk"], it["sk"]
-            if pk.startswith("USER#") and sk == "PROFILE":
+            posting = re.fullmatch(r"G#(\d+)#(.+)", pk, re.S)
+            if posting and re.fullmatch(r"\d{16}#\d+", sk):
+                post_id, version = sk.split("#")
+                self.postings.append((int(posting[1]), posting[2], int(post_id), int(version)))
+            elif pk.startswith("USER#") and sk == "PROFILE":
                 self.users[int(pk[5:])] = it
             elif pk.startswith("EMAIL#") and sk == "CREDENTIAL":
                 self.creds[pk[6:]] = it
@@ -251,9 +256,46 @@ class Model:
         return [v for v in self.votes if v[0] == post_id]
 
 
-def invariant_violations(model, deleted_users=frozenset()):
-    """Every broken invariant, as stable strings (so a group reports only new ones)."""
+def title_grams(title):
+    """Every distinct substring of 1 to 3 characters (code points, as Rust's chars)."""
+    return {title[i:i + n] for n in (1, 2, 3) for i in range(len(title) - n + 1)}
+
+
+def posting_violations(model):
+    """The search index against the posts (docs/data-model.md, "The search index"): once no
+    write is in flight, a post's postings are exactly the grams of its title at its version,
+    in its feed shard, and no posting names anything else."""
     out = set()
+    have = {}
+    for shard, gram, pid, version in model.postings:
+        have.setdefault((pid, version), set()).add((shard, gram))
+    for (pid, version), grams in have.items():
+        p = model.posts.get(pid)
+        if p is None:
+            out.add(f"{len(grams)} search postings of missing post {pid} (version {version})")
+        elif p.get("version") != version:
+            out.add(f"{len(grams)} stale search postings of post {pid}: version {version}, post at {p.get('version')}")
+    for pid, p in model.posts.items():
+        version = p.get("version", 0)
+        if not version or p.get("deleting"):
+            continue
+        feed = re.fullmatch(r"POSTS#(\d+)", str(p.get("gsi1pk", "")))
+        if not feed:
+            out.add(f"post {pid} has version {version} but no feed shard ({p.get('gsi1pk')!r})")
+            continue
+        shard = int(feed[1])
+        wanted = {(shard, g) for g in title_grams(str(p.get("title", "")))}
+        got = have.get((pid, version), set())
+        if got != wanted:
+            out.add(f"post {pid}: {len(wanted - got)} search postings missing, {len(got - wanted)} wrong")
+    return out
+
+
+def invariant_violations(model, deleted_users=frozenset(), postings=True):
+    """Every broken invariant, as stable strings (so a group reports only new ones). With
+    `postings`, the search index too (not after injected faults: a write cut short leaves
+    stray or missing postings by design, which searches filter and the backfill repairs)."""
+    out = posting_violations(model) if postings else set()
     by_email = {}
     for uid, u in model.users.items():
         by_email.setdefault(u.get("email"), []).append(uid)
@@ -2373,7 +2415,7 @@ def g_faults(s):
             if left or p2 in m.posts:
                 g.partial_write("a voted post deleted during the faults, then retried",
                                 f"post item {'present' if p2 in m.posts else 'gone'}, {len(left)} vote items left")
-            for v in sorted(invariant_violations(m)):
+            for v in sorted(invariant_violations(m, postings=False)):
                 g.partial_write("invariants of the fault gateway's table", v)
         s.secret = saved_secret
     finally:

@@ -98,7 +98,7 @@ mod tests {
         let answer = respond(handle(&store, req.build()).await);
         assert_eq!(answer.status(), 401);
         assert_eq!(detail(&answer), shared::answers::NOT_AUTHENTICATED);
-        assert!(store.list_posts(10, 0, "").await.unwrap().is_empty());
+        assert!(store.list_posts(10, 0, "", None).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -111,7 +111,7 @@ mod tests {
         let answer = respond(handle(&store, req.build()).await);
         assert_eq!(answer.status(), 422);
         assert_eq!(error_locations(&answer), ["body.title", "body.content"]);
-        assert!(store.list_posts(10, 0, "").await.unwrap().is_empty());
+        assert!(store.list_posts(10, 0, "", None).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -127,7 +127,7 @@ mod tests {
             assert_eq!(answer.status(), 422);
             assert_eq!(error_locations(&answer)[0].split('.').next(), Some("body"));
         }
-        assert!(store.list_posts(10, 0, "").await.unwrap().is_empty());
+        assert!(store.list_posts(10, 0, "", None).await.unwrap().is_empty());
     }
 
     #[tokio::test]

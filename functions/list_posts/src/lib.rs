@@ -1,6 +1,7 @@
 //! `GET /posts`: every user's posts, newest first.
 
 use shared::ApiError;
+use shared::cursor::{self, CURSOR_PARAM, NEXT_CURSOR_HEADER};
 use shared::http::{Body, Request, Response, StatusCode, caller, json, query_int, query_str};
 use shared::models::PostOut;
 use shared::openapi::{TAG_POSTS, Unauthorized, Unavailable, ValidationFailed};
@@ -9,23 +10,28 @@ use shared::ports::PostStore;
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: i64 = 100;
 
-/// `limit` (default 10, 0..=100), `skip` (default 0, >= 0) and `search` (case-sensitive,
-/// literal substring of the title); 200 with `[{"Post": ..., "votes": n}, ...]`.
+/// `limit` (default 10, 0..=100), `skip` (default 0, >= 0), `search` (case-sensitive,
+/// literal substring of the title) and `cursor` (from the previous page's `X-Next-Cursor`);
+/// 200 with `[{"Post": ..., "votes": n}, ...]`, and `X-Next-Cursor` when the page is full.
 #[utoipa::path(
     get,
     path = "/posts",
     operation_id = "list_posts",
     tag = TAG_POSTS,
     summary = "Get Posts",
-    description = "Every user's posts, published or not, newest first, with their votes.",
+    description = "Every user's posts, published or not, newest first, with their votes. \
+        A full page carries an `X-Next-Cursor` header: pass it back as `cursor` (with the same \
+        `search`) for the next page, which then costs the same however deep it is.",
     params(
         ("limit" = Option<i64>, Query, description = "Page size", minimum = 0, maximum = 100, example = 10),
-        ("skip" = Option<i64>, Query, description = "Posts to skip", minimum = 0, maximum = 2147483647, example = 0),
+        ("skip" = Option<i64>, Query, description = "Posts to skip (after the cursor's position, with a cursor)", minimum = 0, maximum = 2147483647, example = 0),
         ("search" = Option<String>, Query, description = "Case-sensitive, literal substring of the title"),
+        ("cursor" = Option<String>, Query, description = "Opaque: the X-Next-Cursor of the previous page, for the same search; anything else is 422", pattern = "^[0-9a-f]{32}$"),
     ),
     security(("OAuth2PasswordBearer" = [])),
     responses(
-        (status = 200, description = "A page of posts", body = Vec<PostOut>),
+        (status = 200, description = "A page of posts", body = Vec<PostOut>,
+            headers(("X-Next-Cursor" = String, description = "Present when the page is full: the `cursor` of the next page"))),
         (status = 401, response = Unauthorized),
         (status = 422, response = ValidationFailed),
         (status = 503, response = Unavailable),
@@ -36,11 +42,30 @@ pub async fn handle(store: &impl PostStore, req: Request) -> Result<Response<Bod
     let limit = query_int(&req, "limit", 10, 0, MAX_LIMIT)?;
     let skip = query_int(&req, "skip", 0, 0, i64::from(i32::MAX))?;
     let search = query_str(&req, "search").unwrap_or_default();
+    let before = query_str(&req, CURSOR_PARAM)
+        .map(|c| cursor::decode(&c, &search))
+        .transpose()?;
     let posts = store
-        .list_posts(limit as usize, skip as usize, &search)
+        .list_posts(limit as usize, skip as usize, &search, before)
         .await?;
     let out: Vec<PostOut> = posts.iter().map(PostOut::from).collect();
-    json(StatusCode::OK, &out)
+    let mut response = json(StatusCode::OK, &out)?;
+    // A full page may have a next one; a short page is the last. (A full last page is
+    // followed by an empty one.)
+    if let (Some(last), true) = (posts.last(), posts.len() == limit as usize) {
+        let headers = response.headers_mut();
+        let value = cursor::encode(last.id, &search);
+        headers.insert(
+            NEXT_CURSOR_HEADER,
+            value.parse().map_err(ApiError::internal)?,
+        );
+        // Without it a browser hides the header from a page of another origin (CORS).
+        headers.insert(
+            "access-control-expose-headers",
+            shared::http::HeaderValue::from_static("X-Next-Cursor"),
+        );
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -194,6 +219,64 @@ mod handler_tests {
         let answer =
             respond(handle(&store, list().query("limit", 0).as_caller(&ann).build()).await);
         assert_eq!(body_json(&answer), serde_json::json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_full_page_carries_a_cursor_that_pages_on_like_skip() {
+        // GIVEN five posts
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        add_posts_in_order(&store, &ann, &["p1", "p2", "p3", "p4", "p5"]).await;
+        let page = |cursor: Option<String>| {
+            let mut req = list().query("limit", 2).as_caller(&ann);
+            if let Some(c) = cursor {
+                req = req.query("cursor", c);
+            }
+            req.build()
+        };
+        // WHEN pages of two are read by following X-Next-Cursor
+        let first = respond(handle(&store, page(None)).await);
+        assert_eq!(titles(&first), ["p5", "p4"]);
+        assert_eq!(
+            header(&first, "access-control-expose-headers"),
+            Some("X-Next-Cursor")
+        );
+        let next = header(&first, "x-next-cursor").unwrap().to_string();
+        let second = respond(handle(&store, page(Some(next))).await);
+        assert_eq!(titles(&second), ["p3", "p2"]);
+        let next = header(&second, "x-next-cursor").unwrap().to_string();
+        let third = respond(handle(&store, page(Some(next))).await);
+        // THEN the last, short page has no cursor
+        assert_eq!(titles(&third), ["p1"]);
+        assert_eq!(header(&third, "x-next-cursor"), None);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_cursor_or_one_of_another_search_is_422_at_query_cursor() {
+        let store = MemoryStore::new();
+        let ann = add_user(&store, "ann@example.com").await;
+        add_posts_in_order(&store, &ann, &["cat 1", "cat 2", "dog"]).await;
+        let req = list()
+            .query("search", "cat")
+            .query("limit", 1)
+            .as_caller(&ann);
+        let first = respond(handle(&store, req.build()).await);
+        let cursor = header(&first, "x-next-cursor").unwrap().to_string();
+        for (search, cursor) in [
+            ("dog", cursor.as_str()),
+            ("", cursor.as_str()),
+            ("cat", "not-a-cursor"),
+            ("cat", ""),
+            ("cat", &cursor[..31]),
+        ] {
+            let req = list()
+                .query("search", search)
+                .query("cursor", cursor)
+                .as_caller(&ann);
+            let answer = respond(handle(&store, req.build()).await);
+            assert_eq!(answer.status(), 422, "search {search:?} cursor {cursor:?}");
+            assert_eq!(error_locations(&answer), ["query.cursor"]);
+        }
     }
 
     #[tokio::test]

@@ -1,12 +1,14 @@
 //! The DynamoDB store: one table, every access a `GetItem`, a `Query` or one
-//! `TransactWriteItems`/conditional write. The key layout and each route's calls are written
-//! down in `docs/data-model.md`; in short:
+//! `TransactWriteItems`/conditional write, plus `BatchWriteItem`/`BatchGetItem` for the search
+//! postings (`postings.rs`, `search.rs`), which are hints checked against their post. The key
+//! layout and each route's calls are written down in `docs/data-model.md`; in short:
 //!
 //! | item        | pk               | sk            | gsi1 (pk / sk)       |
 //! |-------------|------------------|---------------|----------------------|
 //! | user        | `USER#<id>`      | `PROFILE`     |                      |
 //! | credential  | `EMAIL#<email>`  | `CREDENTIAL`  |                      |
-//! | post        | `POST#<id>`      | `POST`        | `POSTS` / `<id>`     |
+//! | post        | `POST#<id>`      | `POST`        | `POSTS#<s>` / `<id>` |
+//! | posting     | `G#<s>#<gram>`   | `<id:016>#<version>` |               |
 //! | vote        | `POST#<post_id>` | `VOTE#<uid>`  |                      |
 //!
 //! Invariants live in the database, so they hold under any concurrency:
@@ -24,7 +26,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 mod login_limits;
+mod postings;
 mod posts;
+mod search;
 mod seed;
 mod sessions;
 mod tx;
@@ -34,7 +38,11 @@ pub use crate::domain::{Credential, Post, PostChanges, User};
 #[cfg(any(test, feature = "memory"))]
 pub(crate) use login_limits::over as login_limits_over;
 pub use login_limits::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate};
-pub use posts::POSTS_INDEX;
+pub use postings::{
+    Indexed, MAX_GRAM_CHARS, POSTING_PK_PREFIX, posting_items, posting_pk, posting_sk, shard_of,
+    title_grams,
+};
+pub use posts::{POSTS_INDEX, feed_pk};
 pub use seed::Seeded;
 pub use sessions::{RefreshError, RefreshGrant};
 use tx::TxOutcome;
@@ -120,6 +128,8 @@ pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 pub struct Store {
     client: Client,
     table: String,
+    /// Partitions of the feed index (`FEED_SHARDS`); see `posts.rs`.
+    feed_shards: u32,
 }
 
 impl Store {
@@ -128,7 +138,20 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            feed_shards: crate::config::DEFAULT_FEED_SHARDS,
         }
+    }
+
+    /// The same store with `n` feed shards (at least 1). Every function that writes or lists
+    /// posts must use the same count, and it may only grow (see `docs/data-model.md`).
+    pub fn with_feed_shards(mut self, n: u32) -> Self {
+        self.feed_shards = n.max(1);
+        self
+    }
+
+    /// The number of feed shards this store writes to and reads from.
+    pub fn feed_shards(&self) -> u32 {
+        self.feed_shards
     }
 
     /// The store as a function's `main` builds it, from the environment Lambda gives a
@@ -162,7 +185,8 @@ impl Store {
         if let Some(url) = config.endpoint_url {
             sdk = sdk.endpoint_url(url);
         }
-        Ok(Self::new(Client::from_conf(sdk.build()), config.table_name))
+        Ok(Self::new(Client::from_conf(sdk.build()), config.table_name)
+            .with_feed_shards(config.feed_shards))
     }
 
     /// The table name.

@@ -50,8 +50,10 @@ impl Store {
     /// Writes `post` (its fixed id, no votes) unless it exists. Idempotent: an existing post of
     /// the same owner is left as it is, edits and votes included, so `votes` stays equal to
     /// the number of vote items. A post of another owner with that id is an error.
+    /// A created post gets its search postings as a new post does.
     pub async fn seed_post(&self, post: &Post) -> Result<Seeded, StoreError> {
         if self.put_new_post(post).await? {
+            self.index_post(post.id).await?;
             return Ok(Seeded::Created);
         }
         match self.get_post_item(post.id).await? {

@@ -24,8 +24,13 @@ pub async fn dynamodb_store(prefix: &str) -> Store {
     local_gateway::dynamodb::ensure_table(&client, template, &table)
         .await
         .expect("create the test table");
-    Store::new(client, table)
+    // More than one feed shard, and not the default, so paging and search are tested across
+    // shards.
+    Store::new(client, table).with_feed_shards(TEST_FEED_SHARDS)
 }
+
+/// The feed shards of the tests' DynamoDB stores.
+pub const TEST_FEED_SHARDS: u32 = 3;
 
 /// A valid address, parsed as the edge parses it.
 pub fn email(address: &str) -> Email {

@@ -61,7 +61,7 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    let all = store.list_posts(10, 0, "").await.unwrap();
+    let all = store.list_posts(10, 0, "", None).await.unwrap();
     let listed: Vec<PostId> = all.iter().map(|p| p.id).collect();
     let mut newest_first = ids.clone();
     newest_first.reverse();
@@ -69,14 +69,14 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
     assert_eq!(all[0].owner, owner);
 
     let page1: Vec<PostId> = store
-        .list_posts(2, 0, "")
+        .list_posts(2, 0, "", None)
         .await
         .unwrap()
         .iter()
         .map(|p| p.id)
         .collect();
     let page2: Vec<PostId> = store
-        .list_posts(2, 2, "")
+        .list_posts(2, 2, "", None)
         .await
         .unwrap()
         .iter()
@@ -84,28 +84,28 @@ async fn posts_are_listed_newest_first_with_skip_limit_and_literal_search() {
         .collect();
     assert_eq!(page1, newest_first[0..2]);
     assert_eq!(page2, newest_first[2..4]);
-    assert!(store.list_posts(0, 0, "").await.unwrap().is_empty());
-    assert!(store.list_posts(10, 5, "").await.unwrap().is_empty());
+    assert!(store.list_posts(0, 0, "", None).await.unwrap().is_empty());
+    assert!(store.list_posts(10, 5, "", None).await.unwrap().is_empty());
 
     let titles = |v: Vec<Post>| v.into_iter().map(|p| p.title).collect::<Vec<_>>();
     assert_eq!(
-        titles(store.list_posts(10, 0, "%").await.unwrap()),
+        titles(store.list_posts(10, 0, "%", None).await.unwrap()),
         vec!["a 100%"]
     );
     assert_eq!(
-        titles(store.list_posts(10, 0, "_").await.unwrap()),
+        titles(store.list_posts(10, 0, "_", None).await.unwrap()),
         vec!["b_x"]
     );
     assert_eq!(
-        titles(store.list_posts(10, 0, "100").await.unwrap()),
+        titles(store.list_posts(10, 0, "100", None).await.unwrap()),
         vec!["d 100", "a 100%"]
     );
     assert!(
-        store.list_posts(10, 0, "E").await.unwrap().is_empty(),
+        store.list_posts(10, 0, "E", None).await.unwrap().is_empty(),
         "search is case-sensitive"
     );
     assert_eq!(
-        titles(store.list_posts(1, 1, "100").await.unwrap()),
+        titles(store.list_posts(1, 1, "100", None).await.unwrap()),
         vec!["a 100%"]
     );
 }
@@ -165,9 +165,9 @@ async fn empty_titles_and_contents_are_stored_and_read_back_as_empty_strings() {
     // THEN get and list read it back with "" (and a search never matches the missing title)
     let got = store.get_post(post.id).await.unwrap().unwrap();
     assert_eq!(got, post);
-    let listed = store.list_posts(100, 0, "").await.unwrap();
+    let listed = store.list_posts(100, 0, "", None).await.unwrap();
     assert_eq!(listed.iter().find(|p| p.id == post.id), Some(&post));
-    assert!(store.list_posts(100, 0, "x").await.unwrap().is_empty());
+    assert!(store.list_posts(100, 0, "x", None).await.unwrap().is_empty());
 
     // WHEN a PUT-style update sets text, then another empties both again
     let put = |title: &str, content: &str| PostChanges {
@@ -206,7 +206,7 @@ async fn empty_titles_and_contents_are_stored_and_read_back_as_empty_strings() {
         (patched.title.as_str(), patched.content.as_str()),
         ("", "c2")
     );
-    let listed = store.list_posts(100, 0, "").await.unwrap();
+    let listed = store.list_posts(100, 0, "", None).await.unwrap();
     assert_eq!(listed.iter().find(|p| p.id == post.id), Some(&patched));
 
     // AND "" still gets the write's real answer: forbidden for someone else, missing for no post
@@ -317,4 +317,185 @@ async fn deleting_a_post_removes_it_and_all_its_votes_even_past_one_transaction(
         store.add_vote(post.id, owner.id).await,
         Err(VoteError::PostNotFound(_))
     ));
+}
+
+/// Creates one post per title (oldest first, a few milliseconds apart so ids order them) and
+/// returns their ids.
+async fn posts_titled(store: &(impl PostStore + UserStore), address: &str, titles: &[&str]) -> Vec<PostId> {
+    let owner = user(store, address).await;
+    let mut ids = Vec::new();
+    for title in titles {
+        let post = store
+            .create_post(&owner, draft(title.to_string(), "c".into(), true))
+            .await
+            .unwrap();
+        ids.push(post.id);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    ids
+}
+
+async fn search_titles(store: &impl PostStore, search: &str) -> Vec<String> {
+    store
+        .list_posts(100, 0, search, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.title)
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_1_2_3_and_longer_substrings_case_sensitively_newest_first() {
+    let store = store().await;
+    posts_titled(
+        &store,
+        "search@example.com",
+        &["Rust is fast", "rust never sleeps", "trusty", "Rusty nail", "r", "", "fast rust"],
+    )
+    .await;
+    // 1 character
+    assert_eq!(search_titles(&store, "y").await, ["Rusty nail", "trusty"]);
+    assert_eq!(search_titles(&store, "R").await, ["Rusty nail", "Rust is fast"]);
+    // 2 and 3 characters (a space is a character like any other)
+    assert_eq!(
+        search_titles(&store, "t ").await,
+        ["fast rust", "rust never sleeps", "Rust is fast"]
+    );
+    assert_eq!(search_titles(&store, "s f").await, ["Rust is fast"]);
+    assert_eq!(
+        search_titles(&store, "ust").await,
+        ["fast rust", "Rusty nail", "trusty", "rust never sleeps", "Rust is fast"]
+    );
+    // 4 and more: every trigram must be there, and in this order
+    assert_eq!(search_titles(&store, "rust").await, ["fast rust", "trusty", "rust never sleeps"]);
+    assert_eq!(search_titles(&store, "Rust").await, ["Rusty nail", "Rust is fast"]);
+    assert_eq!(search_titles(&store, "rust never sleeps").await, ["rust never sleeps"]);
+    assert!(search_titles(&store, "rust never sleeps!").await.is_empty());
+    // Trigrams present, but not adjacent in that order: verified away
+    assert!(search_titles(&store, "fastrust").await.is_empty());
+    assert!(search_titles(&store, "ust is f").await == ["Rust is fast"]);
+    assert!(search_titles(&store, "RUST").await.is_empty(), "case-sensitive");
+    assert!(search_titles(&store, "q").await.is_empty());
+    // Longer than any title can be
+    assert!(search_titles(&store, &"Rust ".repeat(61)).await.is_empty());
+}
+
+#[tokio::test]
+async fn search_matches_unicode_characters_not_bytes() {
+    let store = store().await;
+    posts_titled(&store, "unicode@example.com", &["日本語のテキスト", "naïve café", "emoji 🦀🦀 crab", "ï"]).await;
+    assert_eq!(search_titles(&store, "本").await, ["日本語のテキスト"]);
+    assert_eq!(search_titles(&store, "語のテ").await, ["日本語のテキスト"]);
+    assert_eq!(search_titles(&store, "日本語のテキスト").await, ["日本語のテキスト"]);
+    assert_eq!(search_titles(&store, "ï").await, ["ï", "naïve café"]);
+    assert_eq!(search_titles(&store, "é").await, ["naïve café"]);
+    assert_eq!(search_titles(&store, "🦀").await, ["emoji 🦀🦀 crab"]);
+    assert_eq!(search_titles(&store, "🦀🦀 c").await, ["emoji 🦀🦀 crab"]);
+    assert!(search_titles(&store, "🦀🦀🦀").await.is_empty());
+}
+
+#[tokio::test]
+async fn skip_and_limit_are_exact_across_shards_for_the_feed_and_for_search() {
+    let store = store().await;
+    let titles: Vec<String> = (0..23).map(|i| format!("{} item {i}", if i % 3 == 0 { "odd" } else { "even" })).collect();
+    let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let mut ids = posts_titled(&store, "exact@example.com", &refs).await;
+    ids.reverse();
+    let matching: Vec<PostId> = ids
+        .iter()
+        .zip(titles.iter().rev())
+        .filter(|(_, t)| t.starts_with("odd"))
+        .map(|(id, _)| *id)
+        .collect();
+    for (search, expected) in [("", &ids), ("odd", &matching), ("d", &matching)] {
+        for (limit, skip) in [(1, 0), (3, 2), (5, 5), (7, 1), (100, 0), (4, 20), (2, 100)] {
+            let got: Vec<PostId> = store
+                .list_posts(limit, skip, search, None)
+                .await
+                .unwrap()
+                .iter()
+                .map(|p| p.id)
+                .collect();
+            let want: Vec<PostId> = expected.iter().skip(skip).take(limit).copied().collect();
+            assert_eq!(got, want, "search {search:?} limit {limit} skip {skip}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn paging_with_the_last_post_as_cursor_gives_the_same_pages_as_skip() {
+    let store = store().await;
+    let titles: Vec<String> = (0..17).map(|i| format!("page {i} {}", if i % 2 == 0 { "ab" } else { "cd" })).collect();
+    let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
+    posts_titled(&store, "cursor@example.com", &refs).await;
+    for search in ["", "ab", "page", "page 1"] {
+        let mut by_skip = Vec::new();
+        for page in 0.. {
+            let posts = store.list_posts(4, page * 4, search, None).await.unwrap();
+            if posts.is_empty() {
+                break;
+            }
+            by_skip.push(posts.iter().map(|p| p.id).collect::<Vec<_>>());
+        }
+        let mut by_cursor = Vec::new();
+        let mut before = None;
+        loop {
+            let posts = store.list_posts(4, 0, search, before).await.unwrap();
+            let Some(last) = posts.last() else { break };
+            before = Some(last.id);
+            by_cursor.push(posts.iter().map(|p| p.id).collect::<Vec<_>>());
+        }
+        assert_eq!(by_cursor, by_skip, "search {search:?}");
+        assert!(!by_skip.is_empty());
+    }
+    // skip counts from the cursor's position
+    let all = store.list_posts(100, 0, "", None).await.unwrap();
+    let after = store.list_posts(2, 1, "", Some(all[3].id)).await.unwrap();
+    assert_eq!(after, all[5..7].to_vec());
+}
+
+#[tokio::test]
+async fn a_title_change_moves_the_post_between_search_results_and_a_delete_removes_it() {
+    let store = store().await;
+    let owner = user(&store, "moves@example.com").await;
+    let post = store
+        .create_post(&owner, draft("alpha centauri".into(), "c".into(), true))
+        .await
+        .unwrap();
+    assert_eq!(search_titles(&store, "alpha").await, ["alpha centauri"]);
+    let retitle = |t: &str| PostChanges {
+        title: Some(t.into()),
+        ..Default::default()
+    };
+    store.update_post(post.id, owner.id, retitle("beta pictoris")).await.unwrap();
+    assert!(search_titles(&store, "alpha").await.is_empty());
+    assert!(search_titles(&store, "a c").await.is_empty());
+    assert_eq!(search_titles(&store, "beta").await, ["beta pictoris"]);
+    assert_eq!(search_titles(&store, "a p").await, ["beta pictoris"]);
+    // The same title again, and a change of content only: still found, same post
+    store.update_post(post.id, owner.id, retitle("beta pictoris")).await.unwrap();
+    let content = PostChanges {
+        content: Some("new".into()),
+        published: Some(false),
+        ..Default::default()
+    };
+    let changed = store.update_post(post.id, owner.id, content).await.unwrap();
+    assert_eq!((changed.title.as_str(), changed.content.as_str()), ("beta pictoris", "new"));
+    let found = store.list_posts(10, 0, "pictoris", None).await.unwrap();
+    assert_eq!(found, [changed]);
+    // Emptied, then back
+    store.update_post(post.id, owner.id, retitle("")).await.unwrap();
+    assert!(search_titles(&store, "b").await.is_empty());
+    let back = PostChanges {
+        title: Some("gamma".into()),
+        content: Some("x".into()),
+        published: Some(true),
+    };
+    let back = store.update_post(post.id, owner.id, back).await.unwrap();
+    assert_eq!((back.title.as_str(), back.content.as_str(), back.published), ("gamma", "x", true));
+    assert_eq!(store.list_posts(10, 0, "gamm", None).await.unwrap(), [back]);
+    store.delete_post(post.id, owner.id).await.unwrap();
+    assert!(search_titles(&store, "gamma").await.is_empty());
+    assert!(search_titles(&store, "g").await.is_empty());
 }
