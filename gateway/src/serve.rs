@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::apigw::Gateway;
 use crate::cli::{Command, DynamoDbArgs, ServeArgs, find_template};
 use crate::dynamodb::{
-    DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, wait_until_ready,
+    DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, schema_drift,
+    wait_for_endpoint,
 };
 use crate::dynamodb_supervisor::Supervisor;
 use crate::error::{Error, Result};
@@ -196,6 +196,37 @@ fn function_spec(
     })
 }
 
+/// One line for the functions that could not start: the first one's reason in full, the
+/// others by name (they usually fail for the same reason, e.g. the same JWT_SECRET).
+fn start_failure(failed: &[(String, String)]) -> String {
+    let Some((first, why)) = failed.first() else {
+        return "a function failed to start".into();
+    };
+    let mut msg = format!("{first} failed to start: {why}");
+    if failed.len() > 1 {
+        let others: Vec<&str> = failed[1..].iter().map(|(n, _)| n.as_str()).collect();
+        msg.push_str(&format!("; also failed: {}", others.join(", ")));
+    }
+    msg
+}
+
+/// The warning for a kept table whose keys or indexes are not the template's.
+fn warn_drift(name: &str, drift: &[String], local: Option<&LocalOptions>, endpoint: &str) {
+    let reset = match local.and_then(|o| o.data_dir.as_ref()) {
+        Some(dir) => format!(
+            "stop the gateway and delete {} (the local data is lost), or run with --in-memory",
+            shown(dir)
+        ),
+        None => format!(
+            "delete the table (aws dynamodb delete-table --table-name {name} --endpoint-url {endpoint}) and restart the gateway, which creates it again"
+        ),
+    };
+    tracing::warn!(
+        "[gateway] WARNING: table {name} was created from an older template and is kept as it was: {}. Requests that need the template's schema will fail. To start afresh: {reset}",
+        drift.join("; ")
+    );
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
     let cwd = cwd();
     let template_path = find_template(args.template.as_deref(), &cwd)?;
@@ -240,32 +271,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
 
-    let mut local = None;
-    let endpoint = match &args.dynamodb_endpoint {
-        Some(e) => {
-            wait_until_ready(e, Duration::from_secs(30)).await?;
-            e.clone()
-        }
+    // Where DynamoDB will listen is known before it runs, so the functions start meanwhile.
+    let (endpoint, local_opts) = match &args.dynamodb_endpoint {
+        Some(e) => (e.clone(), None),
         None => {
+            let port = crate::util::free_loopback_port()
+                .map_err(|e| Error::Runtime(format!("cannot find a free port: {e}")))?;
             let opts =
-                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0);
-            let ddb = DynamoDbLocal::start(&opts).await?;
-            tracing::info!(
-                "[gateway] DynamoDB Local listening on {} (pid {})",
-                ddb.endpoint(),
-                ddb.pid()
-            );
-            let e = ddb.endpoint();
-            local = Some((ddb, opts));
-            e
+                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), port);
+            (format!("http://127.0.0.1:{port}"), Some(opts))
         }
     };
-    let client = client_for_endpoint(&endpoint);
-    for (name, def) in &app.tables {
-        ensure_table_from_def(&client, def, name).await?;
-        tracing::info!("[gateway] table {name} is ready");
-    }
-
     let common = common_env(&region, &endpoint, &bin_dir);
     let specs = app
         .functions
@@ -273,6 +289,49 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .map(|f| function_spec(f, &bin_dir, &common, args.max_instances))
         .collect::<Result<Vec<_>>>()?;
     let runtime = Arc::new(LambdaRuntime::new(specs, &region));
+    let storage = async {
+        let local = match &local_opts {
+            Some(opts) => {
+                let ddb = DynamoDbLocal::start(opts).await?;
+                tracing::info!(
+                    "[gateway] DynamoDB Local listening on {} (pid {})",
+                    ddb.endpoint(),
+                    ddb.pid()
+                );
+                Some(ddb)
+            }
+            None => {
+                wait_for_endpoint(&endpoint, args.dynamodb_wait).await?;
+                None
+            }
+        };
+        let client = client_for_endpoint(&endpoint);
+        for (name, def) in &app.tables {
+            ensure_table_from_def(&client, def, name).await?;
+            let drift = schema_drift(&client, def, name).await?;
+            if drift.is_empty() {
+                tracing::info!("[gateway] table {name} is ready");
+            } else {
+                warn_drift(name, &drift, local_opts.as_ref(), &endpoint);
+            }
+        }
+        Ok::<_, Error>(local)
+    };
+    // Every function starts once now (sam's --warm-containers EAGER): a function that cannot
+    // start (a short JWT_SECRET, a bad setting) stops the gateway with its own message.
+    let functions = async {
+        runtime
+            .start_all()
+            .await
+            .map_err(|failed| Error::config(start_failure(&failed)))
+    };
+    let local = match tokio::try_join!(storage, functions) {
+        Ok((local, ())) => local.zip(local_opts.clone()),
+        Err(e) => {
+            runtime.shutdown().await;
+            return Err(e);
+        }
+    };
     let gateway = Arc::new(Gateway::new(&app, runtime.clone())?);
     // From here on DynamoDB may come and go: the gateway keeps serving (the functions answer
     // 503) and restarts its own DynamoDB Local.
@@ -373,6 +432,7 @@ async fn dynamodb(args: DynamoDbArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_missing_binary_is_named_with_the_build_hint() {

@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Sub {
     /// Serve the API of template.yaml on http://127.0.0.1:3000 (the default command).
-    Serve(ServeOpts),
+    Serve(Box<ServeOpts>),
     /// Only run DynamoDB Local in the foreground.
     Dynamodb(DynamoDbOpts),
     /// Write the sample events' fixtures (user 1, post 1) into a table; idempotent, and
@@ -66,6 +66,9 @@ struct ServeOpts {
     /// Use this DynamoDB [default: $DYNAMODB_ENDPOINT, else start DynamoDB Local]
     #[arg(long, value_name = "URL")]
     dynamodb_endpoint: Option<String>,
+    /// How long to wait at start for --dynamodb-endpoint to answer [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    dynamodb_wait: Option<Duration>,
     /// DynamoDB Local keeps no data between runs, nor when it is restarted (the gateway
     /// restarts its DynamoDB Local when that dies)
     #[arg(long)]
@@ -171,6 +174,8 @@ pub struct ServeArgs {
     pub bin_dir: Option<PathBuf>,
     /// `--dynamodb-endpoint` or `$DYNAMODB_ENDPOINT`.
     pub dynamodb_endpoint: Option<String>,
+    /// `--dynamodb-wait`: how long an outside endpoint may take to answer at start.
+    pub dynamodb_wait: Duration,
     /// `--in-memory`.
     pub in_memory: bool,
     /// `--data-dir`.
@@ -309,7 +314,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let env = |k: &str| env(k).filter(|v| !v.is_empty());
     Ok(match cli.command {
         None => Command::Serve(serve_args(cli.serve, &env)?),
-        Some(Sub::Serve(o)) => Command::Serve(serve_args(o, &env)?),
+        Some(Sub::Serve(o)) => Command::Serve(serve_args(*o, &env)?),
         Some(Sub::Dynamodb(o)) => Command::DynamoDb(DynamoDbArgs {
             template: o.template,
             port: o.port,
@@ -345,6 +350,7 @@ fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<Ser
         port,
         bin_dir: o.bin_dir,
         dynamodb_endpoint: o.dynamodb_endpoint.or_else(|| env("DYNAMODB_ENDPOINT")),
+        dynamodb_wait: o.dynamodb_wait.unwrap_or(Duration::from_secs(10)),
         in_memory: o.in_memory,
         data_dir: o.data_dir,
         table_name: o.table_name,

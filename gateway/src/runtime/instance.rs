@@ -12,8 +12,9 @@ use tokio::sync::Notify;
 
 use super::api;
 use super::machine::INIT_TIMEOUT;
+use super::pool::BinaryId;
 use super::pool::Pool;
-use crate::process::{die_with_parent, forward_lines};
+use crate::process::{Tail, die_with_parent, forward_lines_into};
 use crate::util::random_hex;
 
 impl Pool {
@@ -37,6 +38,7 @@ impl Pool {
             tokio::spawn(axum::serve(listener, api::runtime_api(self.clone(), id)).into_future());
 
         let spec = &self.spec;
+        self.loading(BinaryId::of(&spec.executable));
         let mut cmd = Command::new(&spec.executable);
         cmd.args(&spec.args)
             .env_clear()
@@ -68,8 +70,18 @@ impl Pool {
                 );
             }
         };
-        forward_lines(child.stdout.take(), spec.binary.clone());
-        forward_lines(child.stderr.take(), spec.binary.clone());
+        // Kept apart: a failed `main` and a panic write to stderr, logs go to stdout.
+        let (out_tail, err_tail) = (Tail::default(), Tail::default());
+        forward_lines_into(
+            child.stdout.take(),
+            spec.binary.clone(),
+            Some(out_tail.clone()),
+        );
+        forward_lines_into(
+            child.stderr.take(),
+            spec.binary.clone(),
+            Some(err_tail.clone()),
+        );
         self.started(id, child.id().unwrap_or(0));
 
         let pool = self.clone();
@@ -86,6 +98,16 @@ impl Pool {
         };
         init_timer.abort();
         server.abort();
+        // The output readers finish at EOF, moments after the exit: give them that moment,
+        // so the line that explains a failed start is there.
+        for _ in 0..20 {
+            if Arc::strong_count(&out_tail) == 1 && Arc::strong_count(&err_tail) == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let last = |t: &Tail| t.lock().ok().and_then(|t| t.back().cloned());
+        self.last_output(last(&err_tail).or_else(|| last(&out_tail)));
         let how = match status {
             Ok(s) => match s.code() {
                 Some(code) => format!("exit status {code}"),

@@ -170,6 +170,37 @@ impl LambdaRuntime {
         Some(pool.instance_count())
     }
 
+    /// Starts one instance of every function and waits until each is ready for work (sam's
+    /// `--warm-containers EAGER`), so that bad configuration fails the start, not the first
+    /// request. `Err` lists each function that could not start, in name order, with why
+    /// (its init error, or the last line it printed before it exited).
+    pub async fn start_all(&self) -> Result<(), Vec<(String, String)>> {
+        for pool in self.pools.values() {
+            pool.prewarm();
+        }
+        // Each pool ends in a known state within the init timeout: ready, or empty after
+        // its instance failed (the machine kills one that takes longer than INIT_TIMEOUT).
+        let mut failed = Vec::new();
+        for name in self.function_names() {
+            let pool = &self.pools[name];
+            loop {
+                match pool.warm_state() {
+                    Some(Ok(())) => break,
+                    Some(Err(why)) => {
+                        failed.push((format!("{name} ({})", pool.spec.binary), why));
+                        break;
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
+    }
+
     /// Kills every instance, fails queued invocations and refuses new ones. Waits (up to 5 s)
     /// until the processes are gone.
     pub async fn shutdown(&self) {

@@ -33,6 +33,34 @@ struct Shared {
     calls: HashMap<RequestId, Call>,
     polls: HashMap<InstanceId, oneshot::Sender<Dispatch>>,
     kills: HashMap<InstanceId, Arc<Notify>>,
+    /// The binary the newest instance was started from.
+    loaded: Option<BinaryId>,
+    /// The last output of the last instance that exited, to explain a failed start.
+    last_output: Option<String>,
+}
+
+/// What identifies one build of a binary on disk: a rebuild changes at least one of these
+/// (cargo writes a new file and links it in place: a new inode; `cp` over it: a new mtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct BinaryId {
+    dev: u64,
+    inode: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl BinaryId {
+    /// The identity of the file at `path` now (following symlinks); `None` if it is missing.
+    pub fn of(path: &std::path::Path) -> Option<BinaryId> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(BinaryId {
+            dev: m.dev(),
+            inode: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
 }
 
 /// The channels' state, as the machine asks for it.
@@ -73,6 +101,8 @@ impl Pool {
                 calls: HashMap::new(),
                 polls: HashMap::new(),
                 kills: HashMap::new(),
+                loaded: None,
+                last_output: None,
             }),
         }
     }
@@ -175,16 +205,85 @@ impl Pool {
         }
     }
 
+    /// Records the binary a new instance starts from.
+    pub fn loading(&self, id: Option<BinaryId>) {
+        self.lock().loaded = id;
+    }
+
+    /// Keeps the last output line of an exited instance.
+    pub fn last_output(&self, line: Option<String>) {
+        if line.is_some() {
+            self.lock().last_output = line;
+        }
+    }
+
+    /// Starts one instance now unless there is one (see [`Machine::prewarm`]).
+    pub fn prewarm(self: &Arc<Self>) {
+        self.step(|m, _| ((), m.prewarm()));
+    }
+
+    /// `Some(Ok)` once an instance is idle, `Some(Err(why))` once the pool is empty after a
+    /// failed start, `None` while an instance is still starting.
+    pub fn warm_state(&self) -> Option<Result<(), String>> {
+        let sh = self.lock();
+        if sh.machine.is_warm() {
+            return Some(Ok(()));
+        }
+        if sh.machine.instance_count() > 0 {
+            return None;
+        }
+        let why = match sh.machine.last_init_failure() {
+            Some(e) => {
+                // The runtime exited without reporting: its last line says why (a config
+                // error printed by `main`, a panic); else the runtime's own report.
+                match (&sh.last_output, e.error_type.as_str()) {
+                    (Some(line), "Runtime.ExitError") => format!(
+                        "{} ({}: {})",
+                        line.strip_prefix("Error: ").unwrap_or(line),
+                        e.error_type,
+                        e.error_message
+                    ),
+                    _ => format!("{}: {}", e.error_type, e.error_message),
+                }
+            }
+            None => "it stopped before it was ready".into(),
+        };
+        Some(Err(why))
+    }
+
+    /// The binary on disk changed since the newest instance started: retire the instances
+    /// of the old one, so this and later invocations cold-start the new one. One `stat` per
+    /// invocation: microseconds, against the milliseconds of any invocation.
+    fn reload_if_changed(self: &Arc<Self>, sh: &mut Shared, now: Option<BinaryId>) {
+        let (Some(old), Some(new)) = (sh.loaded, now) else {
+            return;
+        };
+        if old == new {
+            return;
+        }
+        sh.loaded = Some(new);
+        if sh.machine.instance_count() > 0 {
+            self.log(format!(
+                "{} changed on disk: new instances run the new binary; idle ones stop now, busy ones after their invocation",
+                self.spec.executable.display()
+            ));
+        }
+        let fx = sh.machine.retire_all();
+        self.apply(sh, fx);
+    }
+
     /// Runs one invocation to its outcome.
     pub async fn invoke(self: &Arc<Self>, payload: Vec<u8>) -> Result<InvokeOutcome, InvokeError> {
         let request_id = uuid_v4();
         let (reply, outcome) = oneshot::channel();
+        let on_disk = BinaryId::of(&self.spec.executable);
         {
             let mut guard = self.lock();
             let sh = &mut *guard;
             if sh.machine.is_closed() {
                 return Err(InvokeError::ShuttingDown);
             }
+            self.reload_if_changed(sh, on_disk);
             sh.calls.insert(
                 request_id.clone(),
                 Call {

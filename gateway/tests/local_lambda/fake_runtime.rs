@@ -13,6 +13,11 @@ pub(crate) async fn fake_runtime_loop() {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API is set");
     let base = format!("http://{api}/2018-06-01/runtime");
     let client = reqwest::Client::new();
+    // What a function's `main` does when its configuration is bad: print and exit.
+    if let Ok(msg) = std::env::var("FAKE_EXIT_AT_INIT") {
+        eprintln!("Error: {msg}");
+        std::process::exit(1);
+    }
     if std::env::var("FAKE_INIT_ERROR").is_ok() {
         let _ = client
             .post(format!("{base}/init/error"))
