@@ -196,6 +196,43 @@ fn function_spec(
     })
 }
 
+/// The name of the key file in the local data folder.
+const LOCAL_KEY_FILE: &str = "local-jwt-secret";
+
+/// The development signing key kept in the local data folder `dir`: made (random, 48 bytes
+/// as hex, readable by the owner only) the first time, read after that, so the tokens of a
+/// run still work after a restart, as the users they name are still in the data. Deleting
+/// the folder resets both. Returns the key and its file.
+fn local_jwt_secret(dir: &Path) -> Result<(String, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = dir.join(LOCAL_KEY_FILE);
+    let bad = |e: std::io::Error| Error::config(format!("local JWT key {}: {e}", file.display()));
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let key = text.trim().to_string();
+            if key.len() < 32 {
+                return Err(Error::config(format!(
+                    "local JWT key {} is shorter than 32 bytes: delete it and a new one is made",
+                    file.display()
+                )));
+            }
+            return Ok((key, file));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(bad(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(bad)?;
+    let key = crate::util::random_hex(48);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .map_err(bad)?;
+    f.write_all(format!("{key}\n").as_bytes()).map_err(bad)?;
+    Ok((key, file))
+}
+
 /// One line for the functions that could not start: the first one's reason in full, the
 /// others by name (they usually fail for the same reason, e.g. the same JWT_SECRET).
 fn start_failure(failed: &[(String, String)]) -> String {
@@ -214,7 +251,7 @@ fn start_failure(failed: &[(String, String)]) -> String {
 fn warn_drift(name: &str, drift: &[String], local: Option<&LocalOptions>, endpoint: &str) {
     let reset = match local.and_then(|o| o.data_dir.as_ref()) {
         Some(dir) => format!(
-            "stop the gateway and delete {} (the local data is lost), or run with --in-memory",
+            "stop the gateway and delete {} (the local data and the local JWT key are lost), or run with --in-memory",
             shown(dir)
         ),
         None => format!(
@@ -245,10 +282,26 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "us-east-1".into());
     // An outside test can set JWT_SECRET to mint tokens the functions accept.
-    let jwt_secret = std::env::var("JWT_SECRET")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| crate::util::random_hex(48));
+    let jwt_secret = match std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None => {
+            let data =
+                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0)
+                    .data_dir;
+            match data {
+                Some(dir) => {
+                    let (key, file) = local_jwt_secret(&dir)?;
+                    tracing::info!(
+                        "[gateway] tokens are signed with the local key in {} (kept between runs; JWT_SECRET overrides it)",
+                        shown(&file)
+                    );
+                    key
+                }
+                // --in-memory: nothing is kept, the key neither.
+                None => crate::util::random_hex(48),
+            }
+        }
+    };
     let options = ResolveOptions {
         parameter_overrides: args.parameter_overrides.iter().cloned().collect(),
         table_name: args.table_name.clone(),
@@ -486,6 +539,23 @@ mod tests {
             spec.max_instances, 2,
             "ReservedConcurrentExecutions caps the pool"
         );
+    }
+
+    #[test]
+    fn the_local_key_is_made_once_kept_private_and_read_again() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("dynamodb-data");
+        let (first, file) = local_jwt_secret(&data).unwrap();
+        assert_eq!(file, data.join(LOCAL_KEY_FILE));
+        assert!(first.len() >= 32);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, _) = local_jwt_secret(&data).unwrap();
+        assert_eq!(first, again, "a restart signs with the same key");
+        std::fs::write(&file, "short\n").unwrap();
+        let err = local_jwt_secret(&data).unwrap_err().to_string();
+        assert!(err.contains("shorter than 32 bytes"), "{err}");
     }
 
     #[test]
