@@ -26,6 +26,7 @@ pub mod seed;
 pub mod serve;
 pub mod template;
 pub mod util;
+pub mod watch;
 
 pub use dynamodb::{client_for_endpoint, ensure_table};
 pub use error::{Error, Result};

@@ -437,6 +437,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         shown(&bin_dir)
     );
 
+    if args.watch {
+        crate::watch::spawn(project.clone())?;
+    }
+
     let lambda_future = async move {
         match lambda_server {
             Some(s) => s.await,

@@ -101,6 +101,10 @@ struct ServeOpts {
     /// Close a connection that waits longer for a request [default: 60]
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     idle_timeout: Option<Duration>,
+    /// Rebuild the function binaries (cargo build) when a source file changes; the gateway
+    /// runs each function's new binary from its next request
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +196,8 @@ pub struct ServeArgs {
     pub max_instances: usize,
     /// `--header-read-timeout`, `--body-read-timeout`, `--idle-timeout`.
     pub timeouts: Timeouts,
+    /// `--watch`.
+    pub watch: bool,
 }
 
 /// Options of `dynamodb`.
@@ -363,6 +369,7 @@ fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<Ser
             body_read: o.body_read_timeout.unwrap_or(defaults.body_read),
             idle: o.idle_timeout.unwrap_or(defaults.idle),
         },
+        watch: o.watch,
     })
 }
 

@@ -200,7 +200,12 @@ pub(crate) fn proxy(action: &str, event: &Value) -> Answer {
         })),
         _ => Answer::Respond(json!({
             "statusCode": 200,
-            "headers": {"content-type": "application/json"},
+            "headers": {
+                "content-type": "application/json",
+                // Which build of the "binary" answered, and which process.
+                "x-fake-version": std::env::var("LGW_FAKE_VERSION").unwrap_or_else(|_| "1".into()),
+                "x-fake-pid": std::process::id().to_string(),
+            },
             "body": event.to_string(),
             "isBase64Encoded": false
         })),

@@ -413,3 +413,74 @@ async fn requests_over_the_stages_rate_and_burst_are_throttled_before_anything_e
     );
     f.runtime.shutdown().await;
 }
+
+/// A "build" of the fake function: a script that runs it as `version`.
+fn fake_build(version: &str) -> String {
+    format!(
+        "#!/bin/sh\nLGW_FAKE_VERSION={version} exec '{}' fake_lambda_runtime --exact --nocapture --test-threads=1\n",
+        std::env::current_exe().expect("test executable").display()
+    )
+}
+
+/// Replaces `path` the way cargo does: a new file moved over the old one.
+fn install(path: &std::path::Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, script).expect("write");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+#[tokio::test]
+async fn a_binary_swapped_under_the_running_gateway_answers_the_next_request() {
+    // GIVEN the gateway running PublicFunction from a bin dir, warm after one request
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = dir.path().join("public");
+    install(&binary, &fake_build("1"));
+    let app = Template::parse("template.yaml", TEMPLATE)
+        .expect("template")
+        .resolve(&ResolveOptions::default())
+        .expect("resolve");
+    let specs = app
+        .functions
+        .iter()
+        .map(|f| {
+            let mut spec = fake_spec(&f.logical_id, f.timeout, 4, &[]);
+            if f.logical_id == "PublicFunction" {
+                spec.executable = binary.clone();
+                spec.args.clear();
+            }
+            spec
+        })
+        .collect();
+    let runtime = runtime_with(specs);
+    let gw = Arc::new(Gateway::new(&app, runtime.clone()).expect("gateway"));
+    let base = serve(gw.router()).await;
+    let http = reqwest::Client::new();
+    let get = || http.get(format!("{base}/")).send();
+    let r = get().await.expect("GET /");
+    assert_eq!(r.headers()["x-fake-version"], "1");
+    let old_pid: u32 = r.headers()["x-fake-pid"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        get().await.unwrap().headers()["x-fake-pid"],
+        old_pid.to_string().as_str(),
+        "warm"
+    );
+
+    // WHEN another build is copied over the binary (no restart, no signal)
+    install(&binary, &fake_build("2"));
+
+    // THEN the next request is served by a new process of the new binary
+    let r = get().await.expect("GET / after the swap");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-fake-version"], "2");
+    assert_ne!(r.headers()["x-fake-pid"], old_pid.to_string().as_str());
+    // AND the old instance, idle, was stopped rather than left running
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !std::path::Path::new(&format!("/proc/{old_pid}")).exists()
+    });
+    assert!(gone, "the old instance (pid {old_pid}) still runs");
+    assert_eq!(runtime.instance_count("PublicFunction"), Some(1));
+    runtime.shutdown().await;
+}
