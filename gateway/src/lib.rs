@@ -30,4 +30,6 @@ pub mod watch;
 
 pub use dynamodb::{client_for_endpoint, ensure_table};
 pub use error::{Error, Result};
-pub use runtime::{FunctionError, FunctionSpec, InvokeError, InvokeOutcome, LambdaRuntime};
+pub use runtime::{
+    FunctionError, FunctionSpec, InvokeError, InvokeOutcome, InvokeReport, LambdaRuntime,
+};

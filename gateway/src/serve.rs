@@ -25,7 +25,7 @@ pub async fn run(cmd: Command) -> i32 {
             println!("{}", text.trim_end());
             return 0;
         }
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::DynamoDb(args) => dynamodb(args).await,
         Command::Seed(args) => crate::seed::seed(args).await,
         Command::EventToken(args) => crate::seed::event_token(args),
@@ -152,8 +152,6 @@ fn common_env(region: &str, dynamodb_endpoint: &str, bin_dir: &Path) -> BTreeMap
         set("AWS_SESSION_TOKEN", t);
     }
     set("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.into());
-    // Text logs are easier to read in a terminal than Lambda's JSON format.
-    set("AWS_LAMBDA_LOG_FORMAT", "Text".into());
     for k in ["RUST_LOG", "RUST_BACKTRACE"] {
         if let Some(v) = var(k) {
             set(k, v);
@@ -168,6 +166,7 @@ fn function_spec(
     bin_dir: &Path,
     common: &BTreeMap<String, String>,
     max_instances: usize,
+    log_format: Option<&str>,
 ) -> Result<FunctionSpec> {
     let executable = bin_dir.join(&f.binary);
     if !executable.is_file() {
@@ -177,7 +176,15 @@ fn function_spec(
         )));
     }
     let mut env = common.clone();
-    if let Some(level) = &f.log_level {
+    // As Lambda's advanced logging controls: the format always, the application log level
+    // only for JSON logs (Lambda filters Text logs by nothing). `--log-format` overrides
+    // the template. The functions' tracing setup (lambda_runtime) reads both; a RUST_LOG
+    // with valid directives wins over the level.
+    let format = log_format.unwrap_or(&f.log_format);
+    env.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.to_string());
+    if let Some(level) = &f.log_level
+        && format == "JSON"
+    {
         env.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
     }
     env.extend(f.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -281,8 +288,28 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .ok()
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "us-east-1".into());
+    let mut options = ResolveOptions {
+        parameter_overrides: args.parameter_overrides.iter().cloned().collect(),
+        table_name: args.table_name.clone(),
+        jwt_secret: String::new(),
+        env_overrides: match &args.env_vars {
+            Some(p) => read_env_vars(p)?,
+            None => BTreeMap::new(),
+        },
+        region: Some(region.clone()),
+    };
+    // Check the template and every binary before anything is written or started.
+    for f in &template.resolve(&options)?.functions {
+        function_spec(f, &bin_dir, &BTreeMap::new(), 1, None)?;
+    }
+    // Bind early so a taken port fails fast, but only say "listening" once everything is up.
+    let api_listener = bind(&args.host, args.port, "API").await?;
+    let lambda_listener = match args.lambda_port {
+        Some(p) => Some(bind(&args.host, p, "Lambda invoke API").await?),
+        None => None,
+    };
     // An outside test can set JWT_SECRET to mint tokens the functions accept.
-    let jwt_secret = match std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()) {
+    options.jwt_secret = match std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => {
             let data =
@@ -302,27 +329,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     };
-    let options = ResolveOptions {
-        parameter_overrides: args.parameter_overrides.iter().cloned().collect(),
-        table_name: args.table_name.clone(),
-        jwt_secret,
-        env_overrides: match &args.env_vars {
-            Some(p) => read_env_vars(p)?,
-            None => BTreeMap::new(),
-        },
-        region: Some(region.clone()),
-    };
     let app = template.resolve(&options)?;
-    // Check every binary before starting anything slow.
-    for f in &app.functions {
-        function_spec(f, &bin_dir, &BTreeMap::new(), 1)?;
-    }
-    // Bind early so a taken port fails fast, but only say "listening" once everything is up.
-    let api_listener = bind(&args.host, args.port, "API").await?;
-    let lambda_listener = match args.lambda_port {
-        Some(p) => Some(bind(&args.host, p, "Lambda invoke API").await?),
-        None => None,
-    };
 
     // Where DynamoDB will listen is known before it runs, so the functions start meanwhile.
     let (endpoint, local_opts) = match &args.dynamodb_endpoint {
@@ -339,7 +346,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let specs = app
         .functions
         .iter()
-        .map(|f| function_spec(f, &bin_dir, &common, args.max_instances))
+        .map(|f| {
+            function_spec(
+                f,
+                &bin_dir,
+                &common,
+                args.max_instances,
+                args.log_format.as_deref(),
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let runtime = Arc::new(LambdaRuntime::new(specs, &region));
     let storage = async {
@@ -500,6 +515,7 @@ mod tests {
             Path::new("/nonexistent/debug"),
             &BTreeMap::new(),
             10,
+            None,
         )
         .unwrap_err();
         assert_eq!(
@@ -522,17 +538,27 @@ mod tests {
                 ("TABLE_NAME".into(), "T".into()),
                 ("AWS_ENDPOINT_URL_DYNAMODB".into(), "http://o".into()),
             ]),
+            log_format: "JSON".into(),
             log_level: Some("DEBUG".into()),
             reserved_concurrency: Some(2),
             events: vec![],
         };
         let common = common_env("eu-west-1", "http://127.0.0.1:9", &dir);
-        let spec = function_spec(&f, &dir, &common, 10).unwrap();
+        let spec = function_spec(&f, &dir, &common, 10, None).unwrap();
+        let text = function_spec(&f, &dir, &common, 10, Some("Text")).unwrap();
         std::fs::remove_file(&exe).unwrap();
         assert_eq!(spec.env["AWS_REGION"], "eu-west-1");
         assert_eq!(spec.env["AWS_DEFAULT_REGION"], "eu-west-1");
-        assert_eq!(spec.env["AWS_LAMBDA_LOG_FORMAT"], "Text");
+        assert_eq!(spec.env["AWS_LAMBDA_LOG_FORMAT"], "JSON", "the template's");
         assert_eq!(spec.env["AWS_LAMBDA_LOG_LEVEL"], "DEBUG");
+        assert_eq!(
+            text.env["AWS_LAMBDA_LOG_FORMAT"], "Text",
+            "--log-format text"
+        );
+        assert!(
+            !text.env.contains_key("AWS_LAMBDA_LOG_LEVEL"),
+            "Lambda filters JSON logs only"
+        );
         assert_eq!(spec.env["TABLE_NAME"], "T");
         assert_eq!(
             spec.env["AWS_ENDPOINT_URL_DYNAMODB"], "http://o",

@@ -36,6 +36,8 @@ pub struct RequestInfo<'a> {
     pub stage: &'a str,
     /// The request id (also sent back as `x-amzn-RequestId`).
     pub request_id: &'a str,
+    /// The extended request id (also sent back as `x-amz-apigw-id`).
+    pub extended_request_id: &'a str,
     /// The client's IP address.
     pub source_ip: &'a str,
     /// When the request arrived.
@@ -136,12 +138,11 @@ pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
     let domain = header("host").unwrap_or("localhost").to_string();
     let domain_prefix = domain.split('.').next().unwrap_or_default().to_string();
     let epoch_ms = req.time.unix_timestamp_nanos() / 1_000_000;
-    let extended_id = crate::util::random_hex(8);
     let mut context = json!({
         "resourceId": resource_id(req.resource),
         "resourcePath": req.resource,
         "httpMethod": req.method,
-        "extendedRequestId": extended_id,
+        "extendedRequestId": req.extended_request_id,
         "requestTime": request_time(req.time),
         // The path as the client sent it. On an execute-api URL that starts with the stage
         // (`/Prod/posts/7`); the local gateway serves the stage at the root, as a custom domain
@@ -248,6 +249,7 @@ mod tests {
             api_id: "1234567890",
             stage: "Prod",
             request_id: "req-1",
+            extended_request_id: "ext-1",
             source_ip: "127.0.0.1",
             time: OffsetDateTime::from_unix_timestamp(1_583_349_317).unwrap(),
             authorizer: None,

@@ -69,6 +69,28 @@ impl Api {
     }
 }
 
+/// API Gateway's two ids of a request.
+struct Ids {
+    /// `$context.requestId`: `x-amzn-RequestId`, the event's `requestContext.requestId`.
+    request_id: String,
+    /// `$context.extendedRequestId`: `x-amz-apigw-id`, the event's `extendedRequestId`.
+    extended_request_id: String,
+}
+
+/// What the access line says about the function a request reached.
+#[derive(Default)]
+struct Trace {
+    /// The function and Lambda's report of the invocation.
+    function: Option<(String, crate::runtime::InvokeReport)>,
+}
+
+/// An id shaped like API Gateway's extended request ids (`XxxXXXxxIAMEbA=`).
+fn extended_request_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 10] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 struct Method {
     method: String,
     function: String,
@@ -210,20 +232,59 @@ impl Gateway {
         Router::new().fallback(handler).with_state(self)
     }
 
-    /// Answers one request and logs `METHOD /path STATUS Nms` to stderr.
+    /// Answers one request and logs its access line: `METHOD /path?query STATUS Nms
+    /// request_id=<API Gateway's> [function=<F> lambda_request_id=<Lambda's> duration=<ms>]`.
+    ///
+    /// The two ids are different things, as on AWS: API Gateway's (`x-amzn-RequestId`, the
+    /// event's `requestContext.requestId`, `$context.requestId`) and the Lambda invocation's
+    /// (the `requestId` of the function's log lines, `$context.integration.requestId`). The
+    /// access line prints both, so one request can be followed from the client to the
+    /// function's logs.
     pub async fn handle(&self, req: Request, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
-        let path = req.uri().path().to_string();
-        let request_id = uuid_v4();
-        let mut resp = self.route(req, peer, &request_id).await;
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert("x-amzn-requestid", v);
+        let target = match req.uri().query() {
+            Some(q) => format!("{}?{q}", req.uri().path()),
+            None => req.uri().path().to_string(),
+        };
+        // A client may choose the request id by sending a UUID in x-amzn-RequestId, as API
+        // Gateway allows; anything else is replaced by a fresh one.
+        let request_id = req
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+            .map_or_else(uuid_v4, |v| v.to_ascii_lowercase());
+        let ids = Ids {
+            request_id,
+            extended_request_id: extended_request_id(),
+        };
+        let mut trace = Trace::default();
+        let mut resp = self.route(req, peer, &ids, &mut trace).await;
+        for (name, value) in [
+            ("x-amzn-requestid", &ids.request_id),
+            ("x-amz-apigw-id", &ids.extended_request_id),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                resp.headers_mut().insert(name, v);
+            }
         }
+        let function = match &trace.function {
+            Some((name, report)) => format!(
+                " function={name} lambda_request_id={} duration={}",
+                report.request_id,
+                report.duration.map_or_else(
+                    || "-".into(),
+                    |d| format!("{:.2}ms", d.as_secs_f64() * 1000.0)
+                )
+            ),
+            None => String::new(),
+        };
         tracing::info!(
-            "{method} {path} {} {}ms",
+            "{method} {target} {} {}ms request_id={}{function}",
             resp.status().as_u16(),
-            started.elapsed().as_millis()
+            started.elapsed().as_millis(),
+            ids.request_id
         );
         resp
     }
@@ -234,7 +295,14 @@ impl Gateway {
         render_gateway_error(api, &err, request_id)
     }
 
-    async fn route(&self, req: Request, peer: SocketAddr, request_id: &str) -> Response<Body> {
+    async fn route(
+        &self,
+        req: Request,
+        peer: SocketAddr,
+        ids: &Ids,
+        trace: &mut Trace,
+    ) -> Response<Body> {
+        let request_id = ids.request_id.as_str();
         let received = OffsetDateTime::now_utc();
         let path = req.uri().path().to_string();
         let method = req.method().as_str().to_ascii_uppercase();
@@ -296,6 +364,7 @@ impl Gateway {
             api_id: &api.id,
             stage: &api.config.stage,
             request_id,
+            extended_request_id: &ids.extended_request_id,
             source_ip: &source_ip,
             time: received,
             authorizer: None,
@@ -320,8 +389,18 @@ impl Gateway {
         };
 
         let event = proxy_event(&info);
-        match tokio::time::timeout(INTEGRATION_TIMEOUT, self.runtime.invoke(function, event)).await
-        {
+        // Serialising a `Value` cannot fail: its keys are always strings.
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        let invocation = self.runtime.invoke_reported(function, payload);
+        let outcome = match tokio::time::timeout(INTEGRATION_TIMEOUT, invocation).await {
+            Ok(Ok((outcome, report))) => {
+                trace.function = Some((function.to_string(), report));
+                Ok(Ok(outcome))
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        };
+        match outcome {
             Err(_) => self.error(Some(api), GatewayError::integration_timeout(), request_id),
             Ok(Err(e)) => {
                 tracing::info!("[gateway] {function}: {e}");

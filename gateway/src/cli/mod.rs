@@ -101,6 +101,13 @@ struct ServeOpts {
     /// Close a connection that waits longer for a request [default: 60]
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     idle_timeout: Option<Duration>,
+    /// Function log format: each function's LoggingConfig.LogFormat (`template`), or `text`
+    /// or `json` for all
+    #[arg(long, value_name = "FORMAT", default_value = "template", value_parser = ["template", "text", "json"])]
+    log_format: String,
+    /// Also append every log line (requests, function output) to FILE
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
     /// Rebuild the function binaries (cargo build) when a source file changes; the gateway
     /// runs each function's new binary from its next request
     #[arg(long)]
@@ -154,7 +161,7 @@ struct EventTokenOpts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run DynamoDB Local only.
     DynamoDb(DynamoDbArgs),
     /// Write the sample events' fixtures.
@@ -198,6 +205,10 @@ pub struct ServeArgs {
     pub timeouts: Timeouts,
     /// `--watch`.
     pub watch: bool,
+    /// `--log-format`: `None` follows the template, else `Text` or `JSON` for every function.
+    pub log_format: Option<String>,
+    /// `--log-file`.
+    pub log_file: Option<PathBuf>,
 }
 
 /// Options of `dynamodb`.
@@ -319,8 +330,8 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let cli = Cli::from_arg_matches(&matches).map_err(|e| one_line(&e, command))?;
     let env = |k: &str| env(k).filter(|v| !v.is_empty());
     Ok(match cli.command {
-        None => Command::Serve(serve_args(cli.serve, &env)?),
-        Some(Sub::Serve(o)) => Command::Serve(serve_args(*o, &env)?),
+        None => Command::Serve(Box::new(serve_args(cli.serve, &env)?)),
+        Some(Sub::Serve(o)) => Command::Serve(Box::new(serve_args(*o, &env)?)),
         Some(Sub::Dynamodb(o)) => Command::DynamoDb(DynamoDbArgs {
             template: o.template,
             port: o.port,
@@ -370,6 +381,12 @@ fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<Ser
             idle: o.idle_timeout.unwrap_or(defaults.idle),
         },
         watch: o.watch,
+        log_format: match o.log_format.as_str() {
+            "text" => Some("Text".into()),
+            "json" => Some("JSON".into()),
+            _ => None,
+        },
+        log_file: o.log_file,
     })
 }
 

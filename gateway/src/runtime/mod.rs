@@ -84,6 +84,17 @@ pub struct FunctionError {
     pub error_message: String,
 }
 
+/// What Lambda reports about one invocation besides its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeReport {
+    /// The invocation's request id (`lambda-runtime-aws-request-id`, the `requestId` of the
+    /// function's log lines; on AWS distinct from API Gateway's request id).
+    pub request_id: String,
+    /// Lambda's `Duration`: from the hand-over to the function until its answer. `None` when
+    /// no instance took the invocation (its start failed).
+    pub duration: Option<Duration>,
+}
+
 /// Why [`LambdaRuntime::invoke`] could not run the function at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
@@ -155,6 +166,15 @@ impl LambdaRuntime {
         function: &str,
         payload: Vec<u8>,
     ) -> Result<InvokeOutcome, InvokeError> {
+        Ok(self.invoke_reported(function, payload).await?.0)
+    }
+
+    /// [`LambdaRuntime::invoke_bytes`], with the invocation's request id and duration.
+    pub async fn invoke_reported(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+    ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
         let name = self
             .resolve_name(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_string()))?;

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
 use super::machine::{Effect, InstanceId, Machine, NextAnswer, PostAnswer, RequestId, Waiters};
-use super::{FunctionError, FunctionSpec, InvokeError, InvokeOutcome};
+use super::{FunctionError, FunctionSpec, InvokeError, InvokeOutcome, InvokeReport};
 use crate::util::{epoch_ms, uuid_v4};
 
 /// What the `next` long-poll hands to the runtime.
@@ -24,7 +25,9 @@ pub(super) struct Dispatch {
 /// An invocation's caller and, until an instance takes it, its event.
 struct Call {
     payload: Option<Vec<u8>>,
-    reply: oneshot::Sender<InvokeOutcome>,
+    reply: oneshot::Sender<(InvokeOutcome, Option<Duration>)>,
+    /// When an instance took it: Lambda's `Duration` runs from there to the answer.
+    dispatched: Option<Instant>,
 }
 
 /// Everything the lock guards: the machine and the channels its ids stand for.
@@ -161,7 +164,10 @@ impl Pool {
                     let payload = sh
                         .calls
                         .get_mut(&request_id)
-                        .and_then(|c| c.payload.take())
+                        .and_then(|c| {
+                            c.dispatched = Some(Instant::now());
+                            c.payload.take()
+                        })
                         .unwrap_or_default();
                     let dispatch = Dispatch {
                         request_id,
@@ -194,7 +200,8 @@ impl Pool {
                 }
                 Effect::Reply(request_id, outcome) => {
                     if let Some(call) = sh.calls.remove(&request_id) {
-                        let _ = call.reply.send(outcome);
+                        let duration = call.dispatched.map(|t| t.elapsed());
+                        let _ = call.reply.send((outcome, duration));
                     }
                 }
                 Effect::Drop(request_id) => {
@@ -272,8 +279,13 @@ impl Pool {
         self.apply(sh, fx);
     }
 
-    /// Runs one invocation to its outcome.
-    pub async fn invoke(self: &Arc<Self>, payload: Vec<u8>) -> Result<InvokeOutcome, InvokeError> {
+    /// Runs one invocation to its outcome: with it its Lambda request id, and how long the
+    /// function took (Lambda's `Duration`: from the hand-over to the answer; none if no
+    /// instance ever took it).
+    pub async fn invoke(
+        self: &Arc<Self>,
+        payload: Vec<u8>,
+    ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
         let request_id = uuid_v4();
         let (reply, outcome) = oneshot::channel();
         let on_disk = BinaryId::of(&self.spec.executable);
@@ -289,16 +301,27 @@ impl Pool {
                 Call {
                     payload: Some(payload),
                     reply,
+                    dispatched: None,
                 },
             );
             let live = Live {
                 calls: &sh.calls,
                 polls: &sh.polls,
             };
-            let fx = sh.machine.invoke(request_id, &live).unwrap_or_default();
+            let fx = sh
+                .machine
+                .invoke(request_id.clone(), &live)
+                .unwrap_or_default();
             self.apply(sh, fx);
         }
-        outcome.await.map_err(|_| InvokeError::ShuttingDown)
+        let (outcome, duration) = outcome.await.map_err(|_| InvokeError::ShuttingDown)?;
+        Ok((
+            outcome,
+            InvokeReport {
+                request_id,
+                duration,
+            },
+        ))
     }
 
     /// The instance asks for work; waits until there is some. `None`: the instance is not
@@ -327,7 +350,10 @@ impl Pool {
                     let payload = sh
                         .calls
                         .get_mut(&request_id)
-                        .and_then(|c| c.payload.take())
+                        .and_then(|c| {
+                            c.dispatched = Some(Instant::now());
+                            c.payload.take()
+                        })
                         .unwrap_or_default();
                     Next::Now(Dispatch {
                         request_id,

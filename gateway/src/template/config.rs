@@ -45,7 +45,11 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     /// `Environment.Variables`, globals merged in, `--env-vars` applied.
     pub env: BTreeMap<String, String>,
-    /// `LoggingConfig.ApplicationLogLevel`, given to the function as `AWS_LAMBDA_LOG_LEVEL`.
+    /// `LoggingConfig.LogFormat`: `Text` (Lambda's default) or `JSON`, given to the function
+    /// as `AWS_LAMBDA_LOG_FORMAT`.
+    pub log_format: String,
+    /// `LoggingConfig.ApplicationLogLevel`, given to the function as `AWS_LAMBDA_LOG_LEVEL`
+    /// (Lambda applies it to JSON logs only).
     pub log_level: Option<String>,
     /// `ReservedConcurrentExecutions`: caps the number of instances.
     pub reserved_concurrency: Option<u32>,

@@ -52,6 +52,26 @@ pub(super) fn function_config(
                 .map_err(|_| TemplateError::invalid(&reserved, format!("{v} is not a number")))
         })
         .transpose()?;
+    let format_at = at("LoggingConfig.LogFormat");
+    let log_format = match r
+        .opt(
+            props
+                .logging_config
+                .as_ref()
+                .and_then(|l| l.log_format.as_ref()),
+            &format_at,
+        )?
+        .as_deref()
+    {
+        None | Some("Text") => "Text".to_string(),
+        Some("JSON") => "JSON".to_string(),
+        Some(other) => {
+            return Err(TemplateError::invalid(
+                format_at,
+                format!("LogFormat {other} is neither Text nor JSON"),
+            ));
+        }
+    };
     let log_level = r.opt(
         props
             .logging_config
@@ -130,6 +150,7 @@ pub(super) fn function_config(
         timeout: Duration::from_secs_f64(timeout),
         memory_mb,
         env,
+        log_format,
         log_level,
         reserved_concurrency,
         events,

@@ -199,6 +199,8 @@ pub struct FunctionProps {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoggingConfigSection {
+    /// `LogFormat`: `Text` (Lambda's default) or `JSON`.
+    pub log_format: Option<Expr>,
     /// `ApplicationLogLevel`.
     pub application_log_level: Option<Expr>,
 }

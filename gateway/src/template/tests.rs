@@ -48,6 +48,7 @@ fn the_project_template_resolves_every_function_with_its_binary_and_globals() {
         "a Number parameter becomes a string"
     );
     assert_eq!(create.log_level.as_deref(), Some("INFO"));
+    assert_eq!(create.log_format, "JSON", "Globals.Function.LoggingConfig");
     assert_eq!(
         create.events,
         vec![ApiEvent {

@@ -318,3 +318,119 @@ async fn a_kept_table_without_the_templates_new_index_is_reported_as_drift() {
     );
     let _ = client.delete_table().table_name(&name).send().await;
 }
+
+/// `key=value` of an access line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Needs a DynamoDB (`make test` sets `DYNAMODB_ENDPOINT`); skipped without one.
+#[tokio::test]
+async fn with_log_format_json_a_requests_function_log_line_is_json_and_carries_its_ids() {
+    let Some(endpoint) = std::env::var("DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        println!("SKIPPED: DYNAMODB_ENDPOINT is not set");
+        return;
+    };
+    use std::io::BufRead;
+    // GIVEN the project's template, whose Globals say LoggingConfig.LogFormat: JSON
+    let bins = fake_bin_dir();
+    let env_vars = bins.path().join("env.json");
+    std::fs::write(&env_vars, r#"{"Parameters": {"LGW_FAKE_RUNTIME": "1"}}"#).expect("env file");
+    let log_file = bins.path().join("gateway.log");
+    let table = format!("lgw-logs-{}", std::process::id());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_local_gateway"))
+        .args(["--template", &project_template(), "--port", "0"])
+        .args([
+            "--bin-dir",
+            bins.path().to_str().unwrap(),
+            "--table-name",
+            &table,
+        ])
+        .args(["--dynamodb-endpoint", &endpoint])
+        .args(["--env-vars", env_vars.to_str().unwrap()])
+        .args(["--log-file", log_file.to_str().unwrap()])
+        .env("JWT_SECRET", "test-secret-test-secret-test-secret!")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start local_gateway");
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stderr = child.stderr.take().expect("stderr");
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = stdout.next().expect("a line").expect("utf-8");
+    let api = first
+        .strip_prefix("API listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+
+    // WHEN a client calls a route (with a query string)
+    let r = reqwest::get(format!("{api}/?hello=world"))
+        .await
+        .expect("GET /");
+    assert_eq!(r.status(), 200);
+    let request_id = r.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(r.headers().contains_key("x-amz-apigw-id"));
+    let event: Value = r.json().await.expect("echoed event");
+    // THEN the event carries API Gateway's request id, as the response header does
+    assert_eq!(event["requestContext"]["requestId"], request_id.as_str());
+
+    // AND the access line has it, the query string, the function, Lambda's id and duration
+    let find = |pred: &dyn Fn(&str) -> bool| -> Option<String> {
+        (0..250).find_map(|_| {
+            let found = lines.lock().unwrap().iter().find(|l| pred(l)).cloned();
+            if found.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            found
+        })
+    };
+    let access = find(&|l: &str| field(l, "request_id") == Some(request_id.as_str()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no access line for {request_id}: {:?}",
+                lines.lock().unwrap()
+            )
+        });
+    assert!(access.starts_with("GET /?hello=world 200 "), "{access}");
+    assert_eq!(field(&access, "function"), Some("RootFunction"), "{access}");
+    assert!(
+        field(&access, "duration").is_some_and(|d| d.ends_with("ms")),
+        "{access}"
+    );
+    let lambda_id = field(&access, "lambda_request_id")
+        .expect("lambda_request_id")
+        .to_string();
+    assert_ne!(lambda_id, request_id, "two ids, as on AWS");
+
+    // AND the function's log line is JSON and carries both ids
+    let function_line = find(&|l: &str| l.starts_with("[root] {") && l.contains(&lambda_id))
+        .unwrap_or_else(|| panic!("no JSON line of root: {:?}", lines.lock().unwrap()));
+    let json: Value =
+        serde_json::from_str(function_line.strip_prefix("[root] ").unwrap()).expect("JSON");
+    assert_eq!(json["span"]["apiRequestId"], request_id.as_str());
+    assert_eq!(json["spans"][0]["requestId"], lambda_id.as_str());
+
+    // AND --log-file has the same lines
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let file = std::fs::read_to_string(&log_file).expect("log file");
+    assert!(file.contains(&access), "{file}");
+    assert!(file.contains(&function_line), "{file}");
+}

@@ -70,6 +70,9 @@ pub(crate) async fn fake_runtime_loop() {
             0
         };
         let env = |k: &str| std::env::var(k).ok();
+        if event.get("httpMethod").is_some() {
+            log_handled(&id, &event);
+        }
         let answer = if event.get("type").and_then(Value::as_str) == Some("TOKEN") {
             authorize(&event)
         } else if event.get("type").and_then(Value::as_str) == Some("REQUEST") {
@@ -116,6 +119,35 @@ pub(crate) async fn fake_runtime_loop() {
             }
             Answer::Crash => std::process::exit(3),
         }
+    }
+}
+
+/// One log line per proxy request, as a function built on lambda_http and shared::http logs
+/// it: JSON (tracing-subscriber's shape, with the runtime's span carrying Lambda's request id
+/// and ours carrying API Gateway's) when AWS_LAMBDA_LOG_FORMAT says JSON, else text.
+fn log_handled(lambda_request_id: &str, event: &Value) {
+    let api_request_id = event
+        .pointer("/requestContext/requestId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        let request = json!({"apiRequestId": api_request_id, "name": "request"});
+        let line = json!({
+            "level": "INFO",
+            "fields": {"message": "handled"},
+            "span": request,
+            "spans": [
+                {"requestId": lambda_request_id, "name": "Lambda runtime invoke"},
+                request,
+            ],
+        });
+        // stderr: the test harness writes to stdout without a newline first.
+        eprintln!("{line}");
+    } else {
+        eprintln!(
+            " INFO Lambda runtime invoke{{requestId=\"{lambda_request_id}\"}}:request{{apiRequestId=\"{api_request_id}\"}}: handled"
+        );
     }
 }
 

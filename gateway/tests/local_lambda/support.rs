@@ -80,6 +80,8 @@ pub(crate) fn run_gateway(args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .env_remove("DYNAMODB_ENDPOINT")
         .env_remove("PORT")
+        // Else the gateway keeps a development key in the project's .local/.
+        .env("JWT_SECRET", "test-secret-test-secret-test-secret!")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run local_gateway");
