@@ -18,6 +18,7 @@ pub mod cli;
 pub mod dynamodb;
 pub mod dynamodb_supervisor;
 pub mod error;
+pub mod header_case;
 pub mod http_server;
 pub mod invoke_api;
 pub mod process;

@@ -23,8 +23,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::runtime::{InvokeOutcome, LambdaRuntime};
-use crate::template::{ACCOUNT_ID, ApiConfig, AppConfig, AuthChoice, AuthorizerPayload};
+use crate::header_case::OriginalHeaderNames;
+use crate::runtime::{InvokeError, InvokeOutcome, LambdaRuntime};
+use crate::template::{
+    ACCOUNT_ID, ApiConfig, AppConfig, AuthChoice, AuthorizerPayload, ThrottleConfig,
+};
 use crate::util::uuid_v4;
 use authorizer::{AuthDecision, decide, method_arn, token_event};
 use event::{RequestInfo, add_forwarding_headers, proxy_event, request_authorizer_event};
@@ -39,7 +42,9 @@ const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 struct Api {
     config: ApiConfig,
     id: String,
-    bucket: Mutex<Bucket>,
+    /// One token bucket per method, by (resource path, HTTP method); unknown paths share
+    /// the bucket of ("", method).
+    buckets: Mutex<HashMap<(String, String), Bucket>>,
 }
 
 /// API Gateway's throttling token bucket: `burst` tokens, refilled at `rate` per second.
@@ -49,15 +54,34 @@ struct Bucket {
 }
 
 impl Api {
-    /// Takes a token; `false` means the request is throttled.
-    fn admit(&self) -> bool {
-        let Some(t) = self.config.throttle else {
+    /// The limits of `method` on `resource`: its own `MethodSettings` entry, else its
+    /// path's `*` entry, else the stage's (`/*`, `*`).
+    fn limits(&self, resource: &str, method: &str) -> Option<ThrottleConfig> {
+        let own = |m: &str| {
+            self.config
+                .method_throttles
+                .iter()
+                .find(|(p, pm, _)| p == resource && pm == m)
+                .map(|(_, _, t)| *t)
+        };
+        own(method).or_else(|| own("*")).or(self.config.throttle)
+    }
+
+    /// Takes a token from the method's bucket; `false` means the request is throttled.
+    fn admit(&self, resource: &str, method: &str) -> bool {
+        let Some(t) = self.limits(resource, method) else {
             return true;
         };
-        let Ok(mut b) = self.bucket.lock() else {
+        let Ok(mut buckets) = self.buckets.lock() else {
             return true;
         };
         let now = Instant::now();
+        let b = buckets
+            .entry((resource.to_string(), method.to_string()))
+            .or_insert(Bucket {
+                tokens: t.burst,
+                last: now,
+            });
         b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * t.rate).min(t.burst);
         b.last = now;
         if b.tokens >= 1.0 {
@@ -66,6 +90,26 @@ impl Api {
         } else {
             false
         }
+    }
+
+    /// Whether `content_type` (a request's Content-Type, or the first type of its Accept)
+    /// is one of the API's binary media types.
+    fn is_binary(&self, content_type: Option<&str>) -> bool {
+        let Some(ct) = content_type else {
+            return false;
+        };
+        let essence = ct
+            .split([';', ','])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        !essence.is_empty()
+            && self
+                .config
+                .binary_media_types
+                .iter()
+                .any(|pattern| wildmatch::WildMatch::new(pattern).matches(&essence))
     }
 }
 
@@ -82,6 +126,24 @@ struct Ids {
 struct Trace {
     /// The function and Lambda's report of the invocation.
     function: Option<(String, crate::runtime::InvokeReport)>,
+}
+
+/// The method a request is routed by: its own, or for a POST the one its
+/// `X-HTTP-Method-Override` header names. API Gateway does not document the header, but
+/// routes by it (issue 11 measured it on a REST API); only HTTP methods it knows count.
+fn effective_method(req: &Request) -> String {
+    let method = req.method().as_str().to_ascii_uppercase();
+    if method != "POST" {
+        return method;
+    }
+    req.headers()
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_uppercase())
+        .filter(|v| {
+            ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "POST"].contains(&v.as_str())
+        })
+        .unwrap_or(method)
 }
 
 /// An id shaped like API Gateway's extended request ids (`XxxXXXxxIAMEbA=`).
@@ -142,10 +204,7 @@ impl Gateway {
             .map(|c| Api {
                 config: c.clone(),
                 id: api_id(&c.logical_id),
-                bucket: Mutex::new(Bucket {
-                    tokens: c.throttle.map_or(0.0, |t| t.burst),
-                    last: Instant::now(),
-                }),
+                buckets: Mutex::new(HashMap::new()),
             })
             .collect();
         let mut resources: Vec<(ResourcePath, Resource)> = Vec::new();
@@ -305,12 +364,13 @@ impl Gateway {
         let request_id = ids.request_id.as_str();
         let received = OffsetDateTime::now_utc();
         let path = req.uri().path().to_string();
-        let method = req.method().as_str().to_ascii_uppercase();
+        let method = effective_method(&req);
         let matched = best_match(&self.resources, &path);
-        // Throttling comes first, before routing errors and authentication.
+        // Throttling comes first, before routing errors and authentication, per method.
         let api_index = matched.as_ref().map_or(0, |(_, e, _)| e.api);
+        let resource_path = matched.as_ref().map_or("", |(r, _, _)| r.template.as_str());
         if let Some(api) = self.apis.get(api_index)
-            && !api.admit()
+            && !api.admit(resource_path, &method)
         {
             return self.error(Some(api), GatewayError::throttled(), request_id);
         }
@@ -351,13 +411,30 @@ impl Gateway {
         let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
             return self.error(Some(api), GatewayError::request_too_large(), request_id);
         };
-        add_forwarding_headers(&mut parts, peer);
+        let mut header_names = parts
+            .extensions
+            .get::<OriginalHeaderNames>()
+            .cloned()
+            .unwrap_or_default();
+        for name in add_forwarding_headers(&mut parts, peer) {
+            header_names
+                .0
+                .entry(name.to_ascii_lowercase())
+                .or_insert_with(|| name.to_string());
+        }
         let source_ip = peer.ip().to_string();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        // With BinaryMediaTypes, a body whose Content-Type is one of them reaches the function
+        // base64-encoded; any other body is passed as text (API Gateway's conversions).
+        let binary_body = api.is_binary(header("content-type"));
+        // A base64 result is decoded only when the client's first Accept type is binary.
+        let binary_answer = api.is_binary(header("accept"));
         let mut info = RequestInfo {
             method: &method,
             path: &path,
             query: parts.uri.query(),
             headers: &parts.headers,
+            header_names: &header_names,
             body: &body,
             resource: &resource.template,
             path_params: &params,
@@ -368,6 +445,7 @@ impl Gateway {
             source_ip: &source_ip,
             time: received,
             authorizer: None,
+            binary_body,
         };
 
         if let Some(name) = authorizer {
@@ -402,6 +480,12 @@ impl Gateway {
         };
         match outcome {
             Err(_) => self.error(Some(api), GatewayError::integration_timeout(), request_id),
+            Ok(Err(e @ InvokeError::PayloadTooLarge { .. })) => {
+                // Lambda refuses the event (RequestEntityTooLargeException) and API Gateway
+                // answers the client 413.
+                tracing::info!("[gateway] {function}: {e}");
+                self.error(Some(api), GatewayError::request_too_large(), request_id)
+            }
             Ok(Err(e)) => {
                 tracing::info!("[gateway] {function}: {e}");
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
@@ -414,13 +498,17 @@ impl Gateway {
                 );
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
             }
-            Ok(Ok(InvokeOutcome::Response(payload))) => match proxy_result_to_response(&payload) {
-                Ok(resp) => resp,
-                Err(why) => {
-                    tracing::info!("[gateway] {function}: malformed Lambda proxy response: {why}");
-                    self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+            Ok(Ok(InvokeOutcome::Response(payload))) => {
+                match proxy_result_to_response(&payload, binary_answer) {
+                    Ok(resp) => resp,
+                    Err(why) => {
+                        tracing::info!(
+                            "[gateway] {function}: malformed Lambda proxy response: {why}"
+                        );
+                        self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+                    }
                 }
-            },
+            }
         }
     }
 

@@ -104,7 +104,22 @@ pub enum InvokeError {
     /// The runtime is shutting down.
     #[error("the local Lambda service is shutting down")]
     ShuttingDown,
+    /// The event is over Lambda's limit for a synchronous invocation.
+    #[error(
+        "RequestEntityTooLargeException: Request must be smaller than {limit} bytes for the InvokeFunction operation (the event has {size})"
+    )]
+    PayloadTooLarge {
+        /// The event's size in bytes.
+        size: usize,
+        /// [`MAX_REQUEST_PAYLOAD`].
+        limit: usize,
+    },
 }
+
+/// Lambda's limit on a synchronous invocation's event: 6 MB (6,291,456 bytes), after API
+/// Gateway has built the event (so a body of a little less than 6 MB is already too much,
+/// and base64 makes a binary body a third larger).
+pub const MAX_REQUEST_PAYLOAD: usize = 6 * 1024 * 1024;
 
 /// The local Lambda service: one instance pool per function.
 pub struct LambdaRuntime {
@@ -178,6 +193,12 @@ impl LambdaRuntime {
         let name = self
             .resolve_name(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_string()))?;
+        if payload.len() > MAX_REQUEST_PAYLOAD {
+            return Err(InvokeError::PayloadTooLarge {
+                size: payload.len(),
+                limit: MAX_REQUEST_PAYLOAD,
+            });
+        }
         match self.pools.get(name) {
             Some(pool) => pool.invoke(payload).await,
             None => Err(InvokeError::UnknownFunction(function.to_string())),

@@ -98,8 +98,14 @@ pub struct ApiConfig {
     pub authorizers: BTreeMap<String, AuthorizerConfig>,
     /// `GatewayResponses`, by response type (`UNAUTHORIZED`, `DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponseConfig>,
-    /// Stage-wide throttling (`MethodSettings` entry for `/*` and `*`).
+    /// Stage-wide throttling (`MethodSettings` entry for `/*` and `*`): the limits of each
+    /// method that has none of its own.
     pub throttle: Option<ThrottleConfig>,
+    /// Per-method throttling: (resource path, HTTP method or `*`, limits), from the other
+    /// `MethodSettings` entries.
+    pub method_throttles: Vec<(String, String, ThrottleConfig)>,
+    /// `BinaryMediaTypes`, with `/` (SAM's `~1` decoded), lower-case; may hold wildcards.
+    pub binary_media_types: Vec<String>,
 }
 
 /// API Gateway's token bucket for a stage.

@@ -279,6 +279,9 @@ pub struct ApiProps {
     /// `GatewayResponses`, by response type.
     #[serde(default)]
     pub gateway_responses: Ordered<GatewayResponseSection>,
+    /// `BinaryMediaTypes` (SAM writes `/` as `~1`: `image~1png`).
+    #[serde(default)]
+    pub binary_media_types: Vec<Expr>,
 }
 
 /// The mapping form of an API's `Cors`.

@@ -162,7 +162,7 @@ pub(crate) fn authorize(event: &Value) -> Answer {
                 "Version": "2012-10-17",
                 "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]
             },
-            "context": {"user_id": 7, "method_arn_seen": arn}
+            "context": {"user_id": 7, "method_arn_seen": arn, "nothing": null}
         }))
     };
     match token {
@@ -220,6 +220,14 @@ pub(crate) fn proxy(action: &str, event: &Value) -> Answer {
         "fail" => Answer::Fail("FakeError", "handler failed".into()),
         "crash" => Answer::Crash,
         "malformed" => Answer::Respond(json!({"body": "no status code"})),
+        // A 401 with its own challenge, as shared::http's ApiError answers.
+        "challenge" => Answer::Respond(json!({
+            "statusCode": 401,
+            "headers": {"content-type": "application/json", "WWW-Authenticate": "Bearer"},
+            "body": "{\"detail\":\"Not authenticated\"}",
+        })),
+        // A key API Gateway does not know.
+        "extra" => Answer::Respond(json!({"statusCode": 200, "body": "", "cookies": ["a=1"]})),
         "binary" => {
             Answer::Respond(json!({"statusCode": 200, "body": "AAEC/w==", "isBase64Encoded": true}))
         }

@@ -298,3 +298,36 @@ async fn the_invoke_api_answers_like_lambda() {
     assert_eq!(r.status(), 400);
     rt.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_payload_over_6_mb_gets_lambdas_request_entity_too_large() {
+    let rt = runtime_with(vec![fake_spec(
+        "EchoFunction",
+        Duration::from_secs(10),
+        1,
+        &[],
+    )]);
+    let base = serve(local_gateway::invoke_api::router(rt.clone())).await;
+    // A JSON string of 7 MB.
+    let payload = format!("\"{}\"", "a".repeat(7_000_000));
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{base}/2015-03-31/functions/EchoFunction/invocations"
+        ))
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers()["x-amzn-errortype"],
+        "RequestEntityTooLargeException"
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["message"],
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    );
+    assert_eq!(rt.instance_count("EchoFunction"), Some(0));
+    rt.shutdown().await;
+}

@@ -60,13 +60,13 @@ pub(crate) async fn serve(router: axum::Router) -> String {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    // The gateway's own server (timeouts, header names in the client's case), as serve runs.
+    tokio::spawn(local_gateway::http_server::serve(
+        listener,
+        router,
+        local_gateway::http_server::Timeouts::default(),
+        "API",
+    ));
     format!("http://{addr}")
 }
 
