@@ -15,6 +15,7 @@ use crate::dynamodb::{
 };
 use crate::dynamodb_supervisor::Supervisor;
 use crate::error::{Error, Result};
+use crate::runtime::limits::{Limits, MB_PER_VCPU};
 use crate::runtime::{FunctionSpec, LambdaRuntime};
 use crate::template::{FunctionConfig, ResolveOptions, Template};
 
@@ -357,6 +358,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let runtime = Arc::new(LambdaRuntime::new(specs, &region));
+    let limits = if args.limits {
+        match Limits::detect() {
+            Ok(l) => {
+                tracing::info!(
+                    "[gateway] memory and CPU like Lambda: each instance gets its MemorySize and MemorySize/{MB_PER_VCPU} of a CPU (--limits off to lift them)"
+                );
+                let l = Arc::new(l);
+                runtime.set_limits(l.clone());
+                Some(l)
+            }
+            Err(why) => {
+                tracing::info!("[gateway] memory and CPU limits are off: {why}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let storage = async {
         let local = match &local_opts {
             Some(opts) => {
@@ -397,6 +416,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Ok((local, ())) => local.zip(local_opts.clone()),
         Err(e) => {
             runtime.shutdown().await;
+            if let Some(l) = &limits {
+                l.remove();
+            }
             return Err(e);
         }
     };
@@ -473,6 +495,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     };
     runtime.shutdown().await;
+    if let Some(l) = &limits {
+        l.remove();
+    }
     supervisor.stop().await;
     outcome
 }

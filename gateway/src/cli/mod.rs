@@ -108,6 +108,11 @@ struct ServeOpts {
     /// Also append every log line (requests, function output) to FILE
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    /// Memory and CPU like Lambda: each instance gets its MemorySize as a memory limit and
+    /// MemorySize/1769 of a CPU (cgroups; `auto`: where the machine allows, else a line says
+    /// why), or `off`
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "off"])]
+    limits: String,
     /// Rebuild the function binaries (cargo build) when a source file changes; the gateway
     /// runs each function's new binary from its next request
     #[arg(long)]
@@ -209,6 +214,8 @@ pub struct ServeArgs {
     pub log_format: Option<String>,
     /// `--log-file`.
     pub log_file: Option<PathBuf>,
+    /// `--limits`: `false` for `off`.
+    pub limits: bool,
 }
 
 /// Options of `dynamodb`.
@@ -387,6 +394,7 @@ fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<Ser
             _ => None,
         },
         log_file: o.log_file,
+        limits: o.limits != "off",
     })
 }
 

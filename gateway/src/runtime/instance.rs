@@ -60,10 +60,31 @@ impl Pool {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         die_with_parent(&mut cmd);
+        let cgroup = self.limits.get().and_then(|limits| {
+            match limits.instance(&spec.name, id, spec.memory_mb) {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    self.log(format!(
+                        "instance {id} runs without memory and CPU limits: {e}"
+                    ));
+                    None
+                }
+            }
+        });
+        if let Some(cg) = &cgroup {
+            let files = cg.procs_files();
+            // SAFETY: `enter` only makes async-signal-safe calls (open, write, close).
+            unsafe {
+                cmd.pre_exec(move || super::limits::enter(&files));
+            }
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
                 server.abort();
+                if let Some(cg) = cgroup {
+                    cg.remove();
+                }
                 return self.instance_gone(
                     id,
                     &format!("could not start {}: {e}", spec.executable.display()),
@@ -108,7 +129,7 @@ impl Pool {
         }
         let last = |t: &Tail| t.lock().ok().and_then(|t| t.back().cloned());
         self.last_output(last(&err_tail).or_else(|| last(&out_tail)));
-        let how = match status {
+        let mut how = match status {
             Ok(s) => match s.code() {
                 Some(code) => format!("exit status {code}"),
                 None => {
@@ -118,6 +139,17 @@ impl Pool {
             },
             Err(e) => format!("unknown status ({e})"),
         };
+        if let Some(cg) = cgroup {
+            // Killed by the kernel for outgrowing MemorySize: Lambda's words for it.
+            if how == "signal 9" && cg.out_of_memory() {
+                how = format!(
+                    "signal: killed (out of memory: MemorySize {} MB, Max Memory Used {} MB)",
+                    spec.memory_mb,
+                    cg.max_memory_mb().unwrap_or(0)
+                );
+            }
+            cg.remove();
+        }
         self.instance_gone(id, &how);
     }
 }

@@ -16,6 +16,7 @@
 
 mod api;
 mod instance;
+pub mod limits;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
@@ -239,6 +240,14 @@ impl LambdaRuntime {
             Ok(())
         } else {
             Err(failed)
+        }
+    }
+
+    /// Runs every instance from now on inside cgroups with its function's memory and CPU
+    /// share (see [`limits`]).
+    pub fn set_limits(&self, limits: Arc<limits::Limits>) {
+        for pool in self.pools.values() {
+            let _ = pool.limits.set(limits.clone());
         }
     }
 

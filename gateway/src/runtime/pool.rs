@@ -89,6 +89,8 @@ pub(super) struct Pool {
     pub spec: FunctionSpec,
     /// The function's ARN, given to every invocation.
     pub arn: String,
+    /// Memory and CPU limits for its instances, when the gateway runs with them.
+    pub limits: std::sync::OnceLock<Arc<super::limits::Limits>>,
     shared: Mutex<Shared>,
 }
 
@@ -99,6 +101,7 @@ impl Pool {
         Pool {
             spec,
             arn,
+            limits: std::sync::OnceLock::new(),
             shared: Mutex::new(Shared {
                 machine,
                 calls: HashMap::new(),

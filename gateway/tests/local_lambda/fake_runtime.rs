@@ -83,6 +83,12 @@ pub(crate) async fn fake_runtime_loop() {
             match action.as_str() {
                 "fail" => Answer::Fail("FakeError", "it went wrong".into()),
                 "crash" => Answer::Crash,
+                // Touch this many MB (every page written), then answer.
+                "allocate" => {
+                    let mb = event.get("mb").and_then(Value::as_u64).unwrap_or(1) as usize;
+                    let block = vec![1u8; mb * 1024 * 1024];
+                    Answer::Respond(json!({"allocated_mb": mb, "last": block[block.len() - 1]}))
+                }
                 _ => Answer::Respond(json!({
                     "event": event,
                     "pid": std::process::id(),
