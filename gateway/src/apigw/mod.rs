@@ -500,7 +500,12 @@ impl Gateway {
         let event = proxy_event(&info);
         // Serialising a `Value` cannot fail: its keys are always strings.
         let payload = serde_json::to_vec(&event).unwrap_or_default();
-        let invocation = self.runtime.invoke_reported(function, payload);
+        let xray = parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let invocation = self.runtime.invoke_traced(function, payload, xray);
         let outcome = match tokio::time::timeout(INTEGRATION_TIMEOUT, invocation).await {
             Ok(Ok((outcome, report))) => {
                 trace.function = Some((function.to_string(), report));

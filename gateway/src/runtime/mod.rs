@@ -191,6 +191,17 @@ impl LambdaRuntime {
         function: &str,
         payload: Vec<u8>,
     ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
+        self.invoke_traced(function, payload, None).await
+    }
+
+    /// [`LambdaRuntime::invoke_reported`] for a request with an X-Ray trace header
+    /// (`Root=1-...;...`): the function's `lambda-runtime-trace-id` gets the same root.
+    pub async fn invoke_traced(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        trace: Option<String>,
+    ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
         let name = self
             .resolve_name(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_string()))?;
@@ -201,7 +212,7 @@ impl LambdaRuntime {
             });
         }
         match self.pools.get(name) {
-            Some(pool) => pool.invoke(payload).await,
+            Some(pool) => pool.invoke(payload, trace).await,
             None => Err(InvokeError::UnknownFunction(function.to_string())),
         }
     }

@@ -20,6 +20,8 @@ pub(super) struct Dispatch {
     pub payload: Vec<u8>,
     /// `lambda-runtime-deadline-ms`: when the function's timeout strikes.
     pub deadline_ms: u128,
+    /// The X-Ray trace header of the request that caused the invocation, if any.
+    pub trace: Option<String>,
 }
 
 /// An invocation's caller and, until an instance takes it, its event.
@@ -28,6 +30,8 @@ struct Call {
     reply: oneshot::Sender<(InvokeOutcome, Option<Duration>)>,
     /// When an instance took it: Lambda's `Duration` runs from there to the answer.
     dispatched: Option<Instant>,
+    /// The caller's X-Ray trace header (`Root=1-...`), handed on to the function.
+    trace: Option<String>,
 }
 
 /// Everything the lock guards: the machine and the channels its ids stand for.
@@ -164,18 +168,19 @@ impl Pool {
                     }
                 }
                 Effect::Dispatch(id, request_id) => {
-                    let payload = sh
+                    let (payload, trace) = sh
                         .calls
                         .get_mut(&request_id)
-                        .and_then(|c| {
+                        .map(|c| {
                             c.dispatched = Some(Instant::now());
-                            c.payload.take()
+                            (c.payload.take().unwrap_or_default(), c.trace.clone())
                         })
                         .unwrap_or_default();
                     let dispatch = Dispatch {
                         request_id,
                         payload,
                         deadline_ms: self.deadline_ms(),
+                        trace,
                     };
                     let sent = match sh.polls.remove(&id) {
                         Some(poll) => poll.send(dispatch),
@@ -288,6 +293,7 @@ impl Pool {
     pub async fn invoke(
         self: &Arc<Self>,
         payload: Vec<u8>,
+        trace: Option<String>,
     ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
         let request_id = uuid_v4();
         let (reply, outcome) = oneshot::channel();
@@ -305,6 +311,7 @@ impl Pool {
                     payload: Some(payload),
                     reply,
                     dispatched: None,
+                    trace,
                 },
             );
             let live = Live {
@@ -350,18 +357,19 @@ impl Pool {
             self.apply(sh, fx);
             match answer {
                 NextAnswer::Now(request_id) => {
-                    let payload = sh
+                    let (payload, trace) = sh
                         .calls
                         .get_mut(&request_id)
-                        .and_then(|c| {
+                        .map(|c| {
                             c.dispatched = Some(Instant::now());
-                            c.payload.take()
+                            (c.payload.take().unwrap_or_default(), c.trace.clone())
                         })
                         .unwrap_or_default();
                     Next::Now(Dispatch {
                         request_id,
                         payload,
                         deadline_ms: self.deadline_ms(),
+                        trace,
                     })
                 }
                 NextAnswer::Wait => {

@@ -78,7 +78,7 @@ pub(crate) async fn fake_runtime_loop() {
         } else if event.get("type").and_then(Value::as_str) == Some("REQUEST") {
             authorize_request(&event)
         } else if event.get("httpMethod").is_some() {
-            proxy(&action, &event)
+            proxy(&action, &event, &trace)
         } else {
             match action.as_str() {
                 "fail" => Answer::Fail("FakeError", "it went wrong".into()),
@@ -221,7 +221,7 @@ pub(crate) fn authorize_request(event: &Value) -> Answer {
 }
 
 /// A proxy integration: echoes the event it got, or misbehaves on `?action=`.
-pub(crate) fn proxy(action: &str, event: &Value) -> Answer {
+pub(crate) fn proxy(action: &str, event: &Value, trace: &str) -> Answer {
     match action {
         "fail" => Answer::Fail("FakeError", "handler failed".into()),
         "crash" => Answer::Crash,
@@ -251,6 +251,7 @@ pub(crate) fn proxy(action: &str, event: &Value) -> Answer {
                 // Which build of the "binary" answered, and which process.
                 "x-fake-version": std::env::var("LGW_FAKE_VERSION").unwrap_or_else(|_| "1".into()),
                 "x-fake-pid": std::process::id().to_string(),
+                "x-fake-trace": trace,
             },
             "body": event.to_string(),
             "isBase64Encoded": false

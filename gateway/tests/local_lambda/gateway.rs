@@ -153,6 +153,28 @@ async fn an_allowed_request_reaches_the_function_with_a_rest_proxy_event() {
 }
 
 #[tokio::test]
+async fn the_functions_trace_id_has_the_root_of_the_requests_x_amzn_trace_id() {
+    let f = gateway().await;
+    let root = "Root=1-5759e988-bd862e3fe1be46a994272793";
+    let r = f
+        .http
+        .get(format!("{}/", f.base))
+        .header("X-Amzn-Trace-Id", format!("{root};Sampled=1"))
+        .send()
+        .await
+        .unwrap();
+    let runtime_trace = r.headers()["x-fake-trace"].to_str().unwrap().to_string();
+    assert!(
+        runtime_trace.starts_with(&format!("{root};Parent=")),
+        "{runtime_trace}"
+    );
+    let e = json_of(r).await;
+    // The client's own header, in its spelling (reqwest sends names in lower case).
+    assert_eq!(e["headers"]["x-amzn-trace-id"], format!("{root};Sampled=1"));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_function_response_is_passed_through_with_all_headers() {
     let f = gateway().await;
     let r = f
