@@ -1,11 +1,17 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: attack run test build fmt lint ci sam-build zips template-checks test-remote bench bench-build bench-fastapi seed-events openapi
+.PHONY: attack run watch test build fmt lint ci sam-build zips template-checks test-remote bench bench-build bench-fastapi seed-events openapi
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
 run:
 	cargo build --workspace --bins
 	target/debug/local_gateway --port $${PORT:-3000} $(ARGS)
+
+# make run, and every function is rebuilt when its source changes: the gateway runs the new
+# binary from the function's next request (no restart; changes to the gateway need one).
+watch:
+	cargo build --workspace --bins
+	target/debug/local_gateway --port $${PORT:-3000} --watch $(ARGS)
 
 # Every test: unit, store (DynamoDB Local), gateway, HTTP through the local gateway, events.
 test:

@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.local/venv
-stamp="$venv/.installed-v3"
+# v4: SAM CLI 1.156 or later, where the rust-cargolambda build method is no longer a beta
+# feature (samconfig.toml no longer sets beta_features).
+stamp="$venv/.installed-v4"
 if [ ! -f "$stamp" ]; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "cfn-lint>=1.20" "aws-sam-cli>=1.130" "aws-sam-translator>=1.90" \
+    "cfn-lint>=1.20" "aws-sam-cli>=1.156" "aws-sam-translator>=1.90" \
     "cargo-lambda>=1.6" "ziglang>=0.13" "pytest>=8" "pyyaml>=6" \
     "selenium>=4.40,<5" "schemathesis==4.32.5" "openapi-spec-validator>=0.7" >&2
   touch "$stamp"

@@ -176,6 +176,64 @@ pub async fn ensure_table_from_def(
     Ok(())
 }
 
+/// How the existing table `table_name` differs from `def` in its keys and global secondary
+/// indexes: what `CreateTable` fixes and a kept table never follows. Empty when they agree.
+pub async fn schema_drift(
+    client: &Client,
+    def: &TableDef,
+    table_name: &str,
+) -> Result<Vec<String>> {
+    let out = client
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeTable {table_name}"), e))?;
+    let Some(table) = out.table() else {
+        return Ok(Vec::new());
+    };
+    let shown = |keys: &[KeySchemaElement]| -> Vec<String> {
+        keys.iter()
+            .map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str()))
+            .collect()
+    };
+    let wanted = |keys: &[(String, String)]| -> Vec<String> {
+        keys.iter().map(|(n, k)| format!("{n} {k}")).collect()
+    };
+    let mut drift = Vec::new();
+    let (have, want) = (shown(table.key_schema()), wanted(&def.key_schema));
+    if have != want {
+        drift.push(format!(
+            "its key is [{}], the template's [{}]",
+            have.join(", "),
+            want.join(", ")
+        ));
+    }
+    let have: std::collections::BTreeMap<&str, Vec<String>> = table
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| (g.index_name().unwrap_or_default(), shown(g.key_schema())))
+        .collect();
+    for ix in &def.global_indexes {
+        match have.get(ix.name.as_str()) {
+            None => drift.push(format!("it has no index {}", ix.name)),
+            Some(keys) if *keys != wanted(&ix.key_schema) => drift.push(format!(
+                "its index {} has the key [{}], the template's [{}]",
+                ix.name,
+                keys.join(", "),
+                wanted(&ix.key_schema).join(", ")
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in have.keys() {
+        if !def.global_indexes.iter().any(|ix| ix.name == *name) {
+            drift.push(format!("its index {name} is not in the template"));
+        }
+    }
+    Ok(drift)
+}
+
 async fn wait_active(client: &Client, table_name: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -200,6 +258,32 @@ async fn wait_active(client: &Client, table_name: &str) -> Result<()> {
 /// Waits until DynamoDB at `endpoint` answers ListTables (up to `within`).
 pub async fn wait_until_ready(endpoint: &str, within: Duration) -> Result<()> {
     wait_ready(endpoint, within, None).await
+}
+
+/// [`wait_until_ready`] for an endpoint the user named, with a line saying so first and, when
+/// it does not answer, an error that says what to do (instead of an SDK error dump).
+pub async fn wait_for_endpoint(endpoint: &str, within: Duration) -> Result<()> {
+    tracing::info!(
+        "[gateway] waiting for DynamoDB at {endpoint} (up to {} s)",
+        within.as_secs_f64()
+    );
+    wait_until_ready(endpoint, within).await.map_err(|e| {
+        let cause = e.to_string();
+        let cause = if cause.contains("Connection refused") || cause.contains("ConnectionRefused") {
+            "connection refused".to_string()
+        } else if cause.contains("dns error") {
+            "unknown host".to_string()
+        } else {
+            let first = cause.lines().next().unwrap_or_default();
+            first.chars().take(160).collect()
+        };
+        Error::DynamoDb(format!(
+            "DynamoDB at {endpoint} did not answer within {} s ({cause}): start one with \
+             `local_gateway dynamodb` (port 8000), or unset DYNAMODB_ENDPOINT / drop \
+             --dynamodb-endpoint and the gateway starts its own",
+            within.as_secs_f64()
+        ))
+    })
 }
 
 /// A client for health probes: no retries and a 2 s operation timeout, as the caller's loop is

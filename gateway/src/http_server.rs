@@ -23,6 +23,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
+
+use crate::header_case::{HeaderCaseTap, Heads};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -92,9 +94,11 @@ async fn serve_connection(
     name: &'static str,
 ) {
     let watch = Arc::new(Watch::new(timeouts));
+    let heads = Heads::default();
     let io = TokioIo::new(Watched {
         inner: stream,
         watch: watch.clone(),
+        tap: HeaderCaseTap::new(heads.clone()),
     });
     let app = TowerToHyperService::new(router);
     let svc_watch = watch.clone();
@@ -108,6 +112,11 @@ async fn serve_connection(
             })
         });
         req.extensions_mut().insert(ConnectInfo(peer));
+        // The tap has read this request's head before hyper handed it over: it is the oldest
+        // one queued.
+        if let Some(names) = heads.lock().ok().and_then(|mut q| q.pop_front()) {
+            req.extensions_mut().insert(names);
+        }
         let response = hyper::service::Service::call(&app, req);
         async move {
             let response: Response<Body> = response.await?;
@@ -262,10 +271,11 @@ impl Watch {
     }
 }
 
-/// The socket, telling the watch when bytes move.
+/// The socket, telling the watch when bytes move, and the tap what arrives.
 struct Watched {
     inner: TcpStream,
     watch: Arc<Watch>,
+    tap: HeaderCaseTap,
 }
 
 impl AsyncRead for Watched {
@@ -279,6 +289,7 @@ impl AsyncRead for Watched {
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.watch.on_read();
+            this.tap.feed(&buf.filled()[before..]);
         }
         poll
     }

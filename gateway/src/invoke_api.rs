@@ -18,6 +18,10 @@ use crate::runtime::{InvokeError, InvokeOutcome, LambdaRuntime};
 pub fn router(runtime: Arc<LambdaRuntime>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+        // Above Lambda's 6 MB, so that a larger payload gets Lambda's own error, not axum's.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            2 * crate::runtime::MAX_REQUEST_PAYLOAD,
+        ))
         .with_state(runtime)
 }
 
@@ -100,6 +104,11 @@ async fn invoke(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
             format!("Function not found: {f}"),
+        ),
+        Err(InvokeError::PayloadTooLarge { limit, .. }) => aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
         ),
         Err(e @ InvokeError::ShuttingDown) => aws_error(
             StatusCode::SERVICE_UNAVAILABLE,

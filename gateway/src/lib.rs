@@ -18,6 +18,7 @@ pub mod cli;
 pub mod dynamodb;
 pub mod dynamodb_supervisor;
 pub mod error;
+pub mod header_case;
 pub mod http_server;
 pub mod invoke_api;
 pub mod process;
@@ -26,7 +27,10 @@ pub mod seed;
 pub mod serve;
 pub mod template;
 pub mod util;
+pub mod watch;
 
 pub use dynamodb::{client_for_endpoint, ensure_table};
 pub use error::{Error, Result};
-pub use runtime::{FunctionError, FunctionSpec, InvokeError, InvokeOutcome, LambdaRuntime};
+pub use runtime::{
+    FunctionError, FunctionSpec, InvokeError, InvokeOutcome, InvokeReport, LambdaRuntime,
+};

@@ -28,8 +28,22 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
+/// The last lines a process wrote (stdout and stderr together), newest last.
+pub type Tail = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>;
+
+/// How many lines a [`Tail`] keeps.
+const TAIL_LINES: usize = 8;
+
 /// Copies each line of `stream` to the gateway's stderr as `[prefix] line`, until EOF.
 pub fn forward_lines<R>(stream: Option<R>, prefix: String)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    forward_lines_into(stream, prefix, None);
+}
+
+/// [`forward_lines`], also keeping the last lines in `tail` (to explain a failed start).
+pub fn forward_lines_into<R>(stream: Option<R>, prefix: String, tail: Option<Tail>)
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -43,7 +57,16 @@ where
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf);
-                    tracing::info!("[{prefix}] {}", line.trim_end_matches(['\r', '\n']));
+                    let line = line.trim_end_matches(['\r', '\n']);
+                    tracing::info!("[{prefix}] {line}");
+                    if let Some(tail) = &tail
+                        && let Ok(mut t) = tail.lock()
+                    {
+                        if t.len() == TAIL_LINES {
+                            t.pop_front();
+                        }
+                        t.push_back(line.to_string());
+                    }
                 }
             }
         }

@@ -4,17 +4,18 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::apigw::Gateway;
 use crate::cli::{Command, DynamoDbArgs, ServeArgs, find_template};
 use crate::dynamodb::{
-    DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, wait_until_ready,
+    DynamoDbLocal, LocalOptions, client_for_endpoint, ensure_table_from_def, schema_drift,
+    wait_for_endpoint,
 };
 use crate::dynamodb_supervisor::Supervisor;
 use crate::error::{Error, Result};
+use crate::runtime::limits::{Limits, MB_PER_VCPU};
 use crate::runtime::{FunctionSpec, LambdaRuntime};
 use crate::template::{FunctionConfig, ResolveOptions, Template};
 
@@ -25,7 +26,7 @@ pub async fn run(cmd: Command) -> i32 {
             println!("{}", text.trim_end());
             return 0;
         }
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::DynamoDb(args) => dynamodb(args).await,
         Command::Seed(args) => crate::seed::seed(args).await,
         Command::EventToken(args) => crate::seed::event_token(args),
@@ -152,8 +153,6 @@ fn common_env(region: &str, dynamodb_endpoint: &str, bin_dir: &Path) -> BTreeMap
         set("AWS_SESSION_TOKEN", t);
     }
     set("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.into());
-    // Text logs are easier to read in a terminal than Lambda's JSON format.
-    set("AWS_LAMBDA_LOG_FORMAT", "Text".into());
     for k in ["RUST_LOG", "RUST_BACKTRACE"] {
         if let Some(v) = var(k) {
             set(k, v);
@@ -168,6 +167,7 @@ fn function_spec(
     bin_dir: &Path,
     common: &BTreeMap<String, String>,
     max_instances: usize,
+    log_format: Option<&str>,
 ) -> Result<FunctionSpec> {
     let executable = bin_dir.join(&f.binary);
     if !executable.is_file() {
@@ -177,7 +177,15 @@ fn function_spec(
         )));
     }
     let mut env = common.clone();
-    if let Some(level) = &f.log_level {
+    // As Lambda's advanced logging controls: the format always, the application log level
+    // only for JSON logs (Lambda filters Text logs by nothing). `--log-format` overrides
+    // the template. The functions' tracing setup (lambda_runtime) reads both; a RUST_LOG
+    // with valid directives wins over the level.
+    let format = log_format.unwrap_or(&f.log_format);
+    env.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.to_string());
+    if let Some(level) = &f.log_level
+        && format == "JSON"
+    {
         env.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
     }
     env.extend(f.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -194,6 +202,74 @@ fn function_spec(
         memory_mb: f.memory_mb,
         max_instances: limit.max(1),
     })
+}
+
+/// The name of the key file in the local data folder.
+const LOCAL_KEY_FILE: &str = "local-jwt-secret";
+
+/// The development signing key kept in the local data folder `dir`: made (random, 48 bytes
+/// as hex, readable by the owner only) the first time, read after that, so the tokens of a
+/// run still work after a restart, as the users they name are still in the data. Deleting
+/// the folder resets both. Returns the key and its file.
+fn local_jwt_secret(dir: &Path) -> Result<(String, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = dir.join(LOCAL_KEY_FILE);
+    let bad = |e: std::io::Error| Error::config(format!("local JWT key {}: {e}", file.display()));
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let key = text.trim().to_string();
+            if key.len() < 32 {
+                return Err(Error::config(format!(
+                    "local JWT key {} is shorter than 32 bytes: delete it and a new one is made",
+                    file.display()
+                )));
+            }
+            return Ok((key, file));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(bad(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(bad)?;
+    let key = crate::util::random_hex(48);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .map_err(bad)?;
+    f.write_all(format!("{key}\n").as_bytes()).map_err(bad)?;
+    Ok((key, file))
+}
+
+/// One line for the functions that could not start: the first one's reason in full, the
+/// others by name (they usually fail for the same reason, e.g. the same JWT_SECRET).
+fn start_failure(failed: &[(String, String)]) -> String {
+    let Some((first, why)) = failed.first() else {
+        return "a function failed to start".into();
+    };
+    let mut msg = format!("{first} failed to start: {why}");
+    if failed.len() > 1 {
+        let others: Vec<&str> = failed[1..].iter().map(|(n, _)| n.as_str()).collect();
+        msg.push_str(&format!("; also failed: {}", others.join(", ")));
+    }
+    msg
+}
+
+/// The warning for a kept table whose keys or indexes are not the template's.
+fn warn_drift(name: &str, drift: &[String], local: Option<&LocalOptions>, endpoint: &str) {
+    let reset = match local.and_then(|o| o.data_dir.as_ref()) {
+        Some(dir) => format!(
+            "stop the gateway and delete {} (the local data and the local JWT key are lost), or run with --in-memory",
+            shown(dir)
+        ),
+        None => format!(
+            "delete the table (aws dynamodb delete-table --table-name {name} --endpoint-url {endpoint}) and restart the gateway, which creates it again"
+        ),
+    };
+    tracing::warn!(
+        "[gateway] WARNING: table {name} was created from an older template and is kept as it was: {}. Requests that need the template's schema will fail. To start afresh: {reset}",
+        drift.join("; ")
+    );
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -213,25 +289,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .ok()
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "us-east-1".into());
-    // An outside test can set JWT_SECRET to mint tokens the functions accept.
-    let jwt_secret = std::env::var("JWT_SECRET")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| crate::util::random_hex(48));
-    let options = ResolveOptions {
+    let mut options = ResolveOptions {
         parameter_overrides: args.parameter_overrides.iter().cloned().collect(),
         table_name: args.table_name.clone(),
-        jwt_secret,
+        jwt_secret: String::new(),
         env_overrides: match &args.env_vars {
             Some(p) => read_env_vars(p)?,
             None => BTreeMap::new(),
         },
         region: Some(region.clone()),
     };
-    let app = template.resolve(&options)?;
-    // Check every binary before starting anything slow.
-    for f in &app.functions {
-        function_spec(f, &bin_dir, &BTreeMap::new(), 1)?;
+    // Check the template and every binary before anything is written or started.
+    for f in &template.resolve(&options)?.functions {
+        function_spec(f, &bin_dir, &BTreeMap::new(), 1, None)?;
     }
     // Bind early so a taken port fails fast, but only say "listening" once everything is up.
     let api_listener = bind(&args.host, args.port, "API").await?;
@@ -239,40 +309,119 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Some(p) => Some(bind(&args.host, p, "Lambda invoke API").await?),
         None => None,
     };
-
-    let mut local = None;
-    let endpoint = match &args.dynamodb_endpoint {
-        Some(e) => {
-            wait_until_ready(e, Duration::from_secs(30)).await?;
-            e.clone()
-        }
+    // An outside test can set JWT_SECRET to mint tokens the functions accept.
+    options.jwt_secret = match std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()) {
+        Some(s) => s,
         None => {
-            let opts =
-                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0);
-            let ddb = DynamoDbLocal::start(&opts).await?;
-            tracing::info!(
-                "[gateway] DynamoDB Local listening on {} (pid {})",
-                ddb.endpoint(),
-                ddb.pid()
-            );
-            let e = ddb.endpoint();
-            local = Some((ddb, opts));
-            e
+            let data =
+                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), 0)
+                    .data_dir;
+            match data {
+                Some(dir) => {
+                    let (key, file) = local_jwt_secret(&dir)?;
+                    tracing::info!(
+                        "[gateway] tokens are signed with the local key in {} (kept between runs; JWT_SECRET overrides it)",
+                        shown(&file)
+                    );
+                    key
+                }
+                // --in-memory: nothing is kept, the key neither.
+                None => crate::util::random_hex(48),
+            }
         }
     };
-    let client = client_for_endpoint(&endpoint);
-    for (name, def) in &app.tables {
-        ensure_table_from_def(&client, def, name).await?;
-        tracing::info!("[gateway] table {name} is ready");
-    }
+    let app = template.resolve(&options)?;
 
+    // Where DynamoDB will listen is known before it runs, so the functions start meanwhile.
+    let (endpoint, local_opts) = match &args.dynamodb_endpoint {
+        Some(e) => (e.clone(), None),
+        None => {
+            let port = crate::util::free_loopback_port()
+                .map_err(|e| Error::Runtime(format!("cannot find a free port: {e}")))?;
+            let opts =
+                LocalOptions::for_project(&project, args.in_memory, args.data_dir.clone(), port);
+            (format!("http://127.0.0.1:{port}"), Some(opts))
+        }
+    };
     let common = common_env(&region, &endpoint, &bin_dir);
     let specs = app
         .functions
         .iter()
-        .map(|f| function_spec(f, &bin_dir, &common, args.max_instances))
+        .map(|f| {
+            function_spec(
+                f,
+                &bin_dir,
+                &common,
+                args.max_instances,
+                args.log_format.as_deref(),
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let runtime = Arc::new(LambdaRuntime::new(specs, &region));
+    let limits = if args.limits {
+        match Limits::detect() {
+            Ok(l) => {
+                tracing::info!(
+                    "[gateway] memory and CPU like Lambda: each instance gets its MemorySize and MemorySize/{MB_PER_VCPU} of a CPU (--limits off to lift them)"
+                );
+                let l = Arc::new(l);
+                runtime.set_limits(l.clone());
+                Some(l)
+            }
+            Err(why) => {
+                tracing::info!("[gateway] memory and CPU limits are off: {why}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let storage = async {
+        let local = match &local_opts {
+            Some(opts) => {
+                let ddb = DynamoDbLocal::start(opts).await?;
+                tracing::info!(
+                    "[gateway] DynamoDB Local listening on {} (pid {})",
+                    ddb.endpoint(),
+                    ddb.pid()
+                );
+                Some(ddb)
+            }
+            None => {
+                wait_for_endpoint(&endpoint, args.dynamodb_wait).await?;
+                None
+            }
+        };
+        let client = client_for_endpoint(&endpoint);
+        for (name, def) in &app.tables {
+            ensure_table_from_def(&client, def, name).await?;
+            let drift = schema_drift(&client, def, name).await?;
+            if drift.is_empty() {
+                tracing::info!("[gateway] table {name} is ready");
+            } else {
+                warn_drift(name, &drift, local_opts.as_ref(), &endpoint);
+            }
+        }
+        Ok::<_, Error>(local)
+    };
+    // Every function starts once now (sam's --warm-containers EAGER): a function that cannot
+    // start (a short JWT_SECRET, a bad setting) stops the gateway with its own message.
+    let functions = async {
+        runtime
+            .start_all()
+            .await
+            .map_err(|failed| Error::config(start_failure(&failed)))
+    };
+    let local = match tokio::try_join!(storage, functions) {
+        Ok((local, ())) => local.zip(local_opts.clone()),
+        Err(e) => {
+            runtime.shutdown().await;
+            if let Some(l) = &limits {
+                l.remove();
+            }
+            return Err(e);
+        }
+    };
     let gateway = Arc::new(Gateway::new(&app, runtime.clone())?);
     // From here on DynamoDB may come and go: the gateway keeps serving (the functions answer
     // 503) and restarts its own DynamoDB Local.
@@ -325,6 +474,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         shown(&bin_dir)
     );
 
+    if args.watch {
+        crate::watch::spawn(project.clone())?;
+    }
+
     let lambda_future = async move {
         match lambda_server {
             Some(s) => s.await,
@@ -342,6 +495,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     };
     runtime.shutdown().await;
+    if let Some(l) = &limits {
+        l.remove();
+    }
     supervisor.stop().await;
     outcome
 }
@@ -373,6 +529,7 @@ async fn dynamodb(args: DynamoDbArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_missing_binary_is_named_with_the_build_hint() {
@@ -383,6 +540,7 @@ mod tests {
             Path::new("/nonexistent/debug"),
             &BTreeMap::new(),
             10,
+            None,
         )
         .unwrap_err();
         assert_eq!(
@@ -405,17 +563,27 @@ mod tests {
                 ("TABLE_NAME".into(), "T".into()),
                 ("AWS_ENDPOINT_URL_DYNAMODB".into(), "http://o".into()),
             ]),
+            log_format: "JSON".into(),
             log_level: Some("DEBUG".into()),
             reserved_concurrency: Some(2),
             events: vec![],
         };
         let common = common_env("eu-west-1", "http://127.0.0.1:9", &dir);
-        let spec = function_spec(&f, &dir, &common, 10).unwrap();
+        let spec = function_spec(&f, &dir, &common, 10, None).unwrap();
+        let text = function_spec(&f, &dir, &common, 10, Some("Text")).unwrap();
         std::fs::remove_file(&exe).unwrap();
         assert_eq!(spec.env["AWS_REGION"], "eu-west-1");
         assert_eq!(spec.env["AWS_DEFAULT_REGION"], "eu-west-1");
-        assert_eq!(spec.env["AWS_LAMBDA_LOG_FORMAT"], "Text");
+        assert_eq!(spec.env["AWS_LAMBDA_LOG_FORMAT"], "JSON", "the template's");
         assert_eq!(spec.env["AWS_LAMBDA_LOG_LEVEL"], "DEBUG");
+        assert_eq!(
+            text.env["AWS_LAMBDA_LOG_FORMAT"], "Text",
+            "--log-format text"
+        );
+        assert!(
+            !text.env.contains_key("AWS_LAMBDA_LOG_LEVEL"),
+            "Lambda filters JSON logs only"
+        );
         assert_eq!(spec.env["TABLE_NAME"], "T");
         assert_eq!(
             spec.env["AWS_ENDPOINT_URL_DYNAMODB"], "http://o",
@@ -426,6 +594,23 @@ mod tests {
             spec.max_instances, 2,
             "ReservedConcurrentExecutions caps the pool"
         );
+    }
+
+    #[test]
+    fn the_local_key_is_made_once_kept_private_and_read_again() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("dynamodb-data");
+        let (first, file) = local_jwt_secret(&data).unwrap();
+        assert_eq!(file, data.join(LOCAL_KEY_FILE));
+        assert!(first.len() >= 32);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, _) = local_jwt_secret(&data).unwrap();
+        assert_eq!(first, again, "a restart signs with the same key");
+        std::fs::write(&file, "short\n").unwrap();
+        let err = local_jwt_secret(&data).unwrap_err().to_string();
+        assert!(err.contains("shorter than 32 bytes"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// A setting that is missing or cannot be used.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same one line as `Display`: a function's `main` returns this error
+/// (boxed) and Rust prints a failed `main`'s error with `Debug`, so the cold start's last
+/// line reads `Error: environment variable JWT_SECRET is invalid: ...`, which the local
+/// gateway (and a reader of CloudWatch) can show as it is, not a struct dump.
+#[derive(thiserror::Error)]
 pub enum ConfigError {
     /// The variable is not set (or is empty).
     #[error("environment variable {0} is required but not set")]
@@ -21,6 +26,12 @@ pub enum ConfigError {
         /// Why the value was refused (never the value itself: it may be a secret).
         reason: String,
     },
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Reads a required variable; an empty value counts as missing.
@@ -345,6 +356,19 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "environment variable SURELY_NOT_SET_ANYWHERE_42 is required but not set"
+        );
+    }
+
+    #[test]
+    fn a_failed_main_prints_the_message_not_a_struct() {
+        // `main` returns the error boxed; Rust prints it with `Debug` after `Error: `.
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(ConfigError::Invalid {
+            name: "JWT_SECRET",
+            reason: "must be at least 32 bytes".into(),
+        });
+        assert_eq!(
+            format!("{boxed:?}"),
+            "environment variable JWT_SECRET is invalid: must be at least 32 bytes"
         );
     }
 

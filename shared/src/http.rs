@@ -5,6 +5,7 @@ use crate::domain::{Email, User, UserId};
 use crate::error::ApiError;
 use crate::ids::MAX_ID;
 use lambda_http::service_fn;
+use lambda_http::tracing::Instrument as _;
 use serde::Serialize;
 use std::future::Future;
 
@@ -35,6 +36,13 @@ where
     let handler = &*Box::leak(Box::new(handler));
     let service = service_fn(move |req: Request| {
         let origin = origin.clone();
+        // Every log line of the request carries API Gateway's request id (the client's
+        // `x-amzn-RequestId`) beside the runtime's span with Lambda's own request id: the
+        // two differ on AWS, and this is what joins a client's report to the function's logs.
+        let span = lambda_http::tracing::info_span!(
+            "request",
+            apiRequestId = api_request_id(&req).unwrap_or_default()
+        );
         async move {
             let mut response = handler(state, req)
                 .await
@@ -44,12 +52,23 @@ where
                 .insert("access-control-allow-origin", origin);
             Ok::<_, lambda_http::Error>(response)
         }
+        .instrument(span)
     });
     // What `lambda_http::run` does, with every value of a repeated header kept (see
     // `keep_repeated_headers`).
     use lambda_http::tower::ServiceExt as _;
     let adapter = lambda_http::Adapter::from(service).map_request(keep_repeated_headers);
     lambda_http::lambda_runtime::run(adapter).await
+}
+
+/// API Gateway's request id (`requestContext.requestId`), as the client sees it in
+/// `x-amzn-RequestId`.
+fn api_request_id(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 /// lambda_http builds the request's headers from `multiValueHeaders` and then lays `headers`

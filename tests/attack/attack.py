@@ -579,10 +579,16 @@ class Suite:
     # -- checks every answer must pass ---------------------------------------------------------
     def generic_problems(self, r, cors=True):
         p = []
+        # API Gateway's own 413 for a body too large: no template can shape it (gateway/README.md).
+        if r.status == 413 and r.json == {"message": "Request Too Long"}:
+            return p
         if cors and r.status != 400 and not r.header("access-control-allow-origin"):
             p.append("no Access-Control-Allow-Origin")
         if r.status == 401:
-            if (r.header("www-authenticate") or "").lower() != "bearer":
+            # API Gateway's own 401s (gateway responses) carry WWW-Authenticate; a function's
+            # reaches the client as x-amzn-Remapped-WWW-Authenticate (docs/api.md).
+            challenge = r.header("www-authenticate") or r.header("x-amzn-remapped-www-authenticate")
+            if (challenge or "").lower() != "bearer":
                 p.append(f"401 without WWW-Authenticate: Bearer ({r.header('www-authenticate')})")
             if r.detail not in ("Not authenticated", "Could not validate credentials"):
                 p.append(f"401 with detail {r.detail!r}")
@@ -1067,10 +1073,19 @@ def g_bodies(s):
 
     before = len(s.model().posts) if s.ddb else None
     # malformed JSON
+    # Bytes that are not UTF-8 never reach the function: without BinaryMediaTypes API Gateway
+    # passes the body as text, with U+FFFD for them (gateway/README.md). Stored as that, or 422.
+    def replaced(r):
+        title = (r.json or {}).get("title", "")
+        return None if r.status == 422 or (title and set(title) == {"\ufffd"}) else f"title {title!r}"
+
     for label, raw in [
         ("invalid UTF-8 in a string", b'{"title":"\xff\xfe","content":"x"}'),
         ("overlong UTF-8 ('/' as C0 AF)", b'{"title":"\xc0\xaf","content":"x"}'),
         ("UTF-8 encoded surrogate (ED A0 80)", b'{"title":"\xed\xa0\x80","content":"x"}'),
+    ]:
+        p(f"POST /posts: {label}", raw, {201, 422}, check=replaced)
+    for label, raw in [
         ("UTF-16 body", '{"title":"a","content":"b"}'.encode("utf-16")),
         ("a lone surrogate escape \\ud800", b'{"title":"\\ud800","content":"x"}'),
         ("a reversed surrogate pair", b'{"title":"\\udc00\\ud800","content":"x"}'),
@@ -1181,15 +1196,17 @@ def g_bodies(s):
         g.attack(f"{label}", method, f"/posts/{pid}", expect, token=tok, json_body=doc)
     for method in ("PUT", "PATCH"):
         g.attack(f"{method} with an array body", method, f"/posts/{pid}", 422, token=tok, body=b"[]", headers=J)
-        g.attack(f"{method} with invalid UTF-8", method, f"/posts/{pid}", 422, token=tok,
-                 body=b'{"title":"\xff","content":"x"}', headers=J)
+        g.attack(f"{method} with invalid UTF-8", method, f"/posts/{pid}", {200, 422}, token=tok,
+                 body=b'{"title":"\xff","content":"x"}', headers=J, check=replaced)
         g.attack(f"{method} with 100,000 nested arrays", method, f"/posts/{pid}", 422, token=tok,
                  body=b"[" * 100000, headers=J, repro_body="b'['*100000")
     g.attack("PUT with a 6 MB body", "PUT", f"/posts/{pid}", {413, 422}, token=tok, body=big, headers=J,
              repro_body="b'{\"title\":\"a\",\"content\":\"'+b'b'*6291466+b'\"}'")
     r = s.req("GET", f"/posts/{pid}", token=tok)
+    # (The invalid UTF-8 PUT/PATCH may have stored U+FFFD and content "x" before them: see above.)
     g.expect_true("target post intact after the refused PUT/PATCH bodies",
-                  r.status == 200 and r.json["Post"]["title"] == "body target" and r.json["Post"]["content"] == "c"
+                  r.status == 200 and r.json["Post"]["title"] in ("body target", "\ufffd")
+                  and r.json["Post"]["content"] in ("c", "x")
                   and r.json["Post"]["owner_id"] == a["id"] and r.json["votes"] == 0,
                   "title 'body target', content 'c', owner A, 0 votes", f"{r.status} {r.snippet()}")
     g.attack("PATCH with duplicate keys: the last wins", "PATCH", f"/posts/{pid}", 200, token=tok,

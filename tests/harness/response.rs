@@ -112,14 +112,22 @@ impl Resp {
         errors
     }
 
-    /// Asserts 401 with `WWW-Authenticate: Bearer` and the given detail.
+    /// Asserts 401 with the `Bearer` challenge and the given detail.
+    ///
+    /// The challenge is `WWW-Authenticate: Bearer` when API Gateway answers (its gateway
+    /// responses), and `x-amzn-Remapped-WWW-Authenticate: Bearer` when a function does: API
+    /// Gateway REST renames that header in every Lambda proxy result (docs/api.md,
+    /// "Authentication"), on AWS and in the local gateway alike.
     #[track_caller]
     pub fn expect_401(&self, detail: &str) {
         self.expect_detail(401, detail);
+        let challenge = self
+            .header("www-authenticate")
+            .or_else(|| self.header("x-amzn-remapped-www-authenticate"));
         assert_eq!(
-            self.header("www-authenticate"),
+            challenge,
             Some("Bearer"),
-            "{}: a 401 needs `WWW-Authenticate: Bearer`",
+            "{}: a 401 needs `WWW-Authenticate: Bearer` (or, from a function, its remapped form)",
             self.request
         );
     }

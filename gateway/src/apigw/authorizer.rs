@@ -11,7 +11,8 @@ pub enum AuthDecision {
     Allow {
         /// `principalId` of the authorizer's answer.
         principal_id: String,
-        /// `context`, every value turned into a string as API Gateway does.
+        /// `context`, every value turned into a string as API Gateway does, except `null`,
+        /// which API Gateway keeps as `null`.
         context: Map<String, Value>,
     },
     /// The authorizer failed with the message `Unauthorized`: a 401 `UNAUTHORIZED`.
@@ -70,14 +71,18 @@ pub fn decide_answer(answer: &Value, method_arn: &str) -> AuthDecision {
     let Some(policy) = answer.get("policyDocument") else {
         return AuthDecision::ConfigurationError("authorizer answer has no policyDocument".into());
     };
-    // API Gateway hands context values to the integration as strings; nested values are invalid.
+    // API Gateway hands context values to the integration as strings (null stays null, as
+    // issue 11 measured); nested values are invalid.
     let mut context = Map::new();
     match answer.get("context") {
         None | Some(Value::Null) => {}
         Some(Value::Object(m)) => {
             for (k, v) in m {
                 let s = match v {
-                    Value::Null => continue,
+                    Value::Null => {
+                        context.insert(k.clone(), Value::Null);
+                        continue;
+                    }
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
@@ -230,7 +235,11 @@ mod tests {
         );
         assert_eq!(context["admin"], "false");
         assert_eq!(context["email"], "a@b.c");
-        assert!(!context.contains_key("gone"));
+        assert_eq!(
+            context["gone"],
+            Value::Null,
+            "null is kept, as on API Gateway"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 
+use crate::header_case::OriginalHeaderNames;
 use crate::template::ACCOUNT_ID;
 
 /// Everything the event says about one request.
@@ -24,6 +25,8 @@ pub struct RequestInfo<'a> {
     pub query: Option<&'a str>,
     /// The request headers.
     pub headers: &'a HeaderMap,
+    /// Their names as the client spelled them (API Gateway keeps that case in the event).
+    pub header_names: &'a OriginalHeaderNames,
     /// The request body.
     pub body: &'a [u8],
     /// The matched template path (`/posts/{id}`).
@@ -36,12 +39,17 @@ pub struct RequestInfo<'a> {
     pub stage: &'a str,
     /// The request id (also sent back as `x-amzn-RequestId`).
     pub request_id: &'a str,
+    /// The extended request id (also sent back as `x-amz-apigw-id`).
+    pub extended_request_id: &'a str,
     /// The client's IP address.
     pub source_ip: &'a str,
     /// When the request arrived.
     pub time: OffsetDateTime,
     /// `requestContext.authorizer`, when an authorizer ran.
     pub authorizer: Option<Map<String, Value>>,
+    /// The body's Content-Type is one of the API's binary media types: it is passed
+    /// base64-encoded (`isBase64Encoded`); otherwise as text.
+    pub binary_body: bool,
 }
 
 /// `{name: last value}` and `{name: [values]}`, or `null`s when there are none.
@@ -95,7 +103,10 @@ pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
         .iter()
         .map(|(k, v)| {
             (
-                k.as_str().to_string(),
+                req.header_names
+                    .get(k.as_str())
+                    .unwrap_or(k.as_str())
+                    .to_string(),
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
@@ -120,28 +131,31 @@ pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
                 .collect(),
         )
     };
-    // API Gateway passes text bodies as they are; anything that is not UTF-8 is base64.
+    // API Gateway base64-encodes a body whose Content-Type is a binary media type of the
+    // API, and passes every other body as text: without BinaryMediaTypes, bytes that are not
+    // UTF-8 arrive mangled (here: replaced by U+FFFD), as on AWS.
     let (body, is_base64) = if req.body.is_empty() {
         (Value::Null, false)
+    } else if req.binary_body {
+        (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(req.body)),
+            true,
+        )
     } else {
-        match std::str::from_utf8(req.body) {
-            Ok(s) => (Value::String(s.to_string()), false),
-            Err(_) => (
-                Value::String(base64::engine::general_purpose::STANDARD.encode(req.body)),
-                true,
-            ),
-        }
+        (
+            Value::String(String::from_utf8_lossy(req.body).into_owned()),
+            false,
+        )
     };
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     let domain = header("host").unwrap_or("localhost").to_string();
     let domain_prefix = domain.split('.').next().unwrap_or_default().to_string();
     let epoch_ms = req.time.unix_timestamp_nanos() / 1_000_000;
-    let extended_id = crate::util::random_hex(8);
     let mut context = json!({
         "resourceId": resource_id(req.resource),
         "resourcePath": req.resource,
         "httpMethod": req.method,
-        "extendedRequestId": extended_id,
+        "extendedRequestId": req.extended_request_id,
         "requestTime": request_time(req.time),
         // The path as the client sent it. On an execute-api URL that starts with the stage
         // (`/Prod/posts/7`); the local gateway serves the stage at the root, as a custom domain
@@ -190,27 +204,59 @@ pub fn proxy_event(req: &RequestInfo<'_>) -> Value {
     })
 }
 
-/// The headers API Gateway adds before calling the integration.
-pub(super) fn add_forwarding_headers(parts: &mut Parts, peer: SocketAddr) {
+/// The headers API Gateway adds before calling the integration: what an edge-optimised
+/// REST API (SAM's default endpoint type) adds, since the client reached CloudFront over
+/// HTTPS on 443 whatever the local scheme and port, and X-Ray's trace header (a client's
+/// own `X-Amzn-Trace-Id` is kept).
+/// Returns the names it set, spelled as API Gateway spells them.
+pub(super) fn add_forwarding_headers(parts: &mut Parts, peer: SocketAddr) -> Vec<&'static str> {
     let h = &mut parts.headers;
     let forwarded_for = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(prev) => format!("{prev}, {}", peer.ip()),
         None => peer.ip().to_string(),
     };
-    let port = h
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|host| host.rsplit_once(':'))
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_else(|| "80".into());
-    for (k, v) in [
+    let mut added = vec![
         ("x-forwarded-for", forwarded_for),
-        ("x-forwarded-port", port),
-        ("x-forwarded-proto", "http".into()),
-    ] {
+        ("x-forwarded-port", "443".to_string()),
+        ("x-forwarded-proto", "https".to_string()),
+        ("cloudfront-forwarded-proto", "https".to_string()),
+        (
+            "via",
+            format!(
+                "2.0 {}.cloudfront.net (CloudFront)",
+                crate::util::random_hex(16)
+            ),
+        ),
+    ];
+    if !h.contains_key("x-amzn-trace-id") {
+        added.push((
+            "x-amzn-trace-id",
+            format!(
+                "Root=1-{:08x}-{}",
+                crate::util::epoch_ms() / 1000,
+                crate::util::random_hex(12)
+            ),
+        ));
+    }
+    let mut names = Vec::new();
+    for (k, v) in added {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
+            names.push(aws_spelling(k));
         }
+    }
+    names
+}
+
+/// How API Gateway spells the headers it adds.
+fn aws_spelling(name: &str) -> &'static str {
+    match name {
+        "x-forwarded-for" => "X-Forwarded-For",
+        "x-forwarded-port" => "X-Forwarded-Port",
+        "x-forwarded-proto" => "X-Forwarded-Proto",
+        "cloudfront-forwarded-proto" => "CloudFront-Forwarded-Proto",
+        "via" => "Via",
+        _ => "X-Amzn-Trace-Id",
     }
 }
 
@@ -232,6 +278,8 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    static NO_NAMES: LazyLock<OriginalHeaderNames> = LazyLock::new(OriginalHeaderNames::default);
+
     fn info<'a>(
         headers: &'a HeaderMap,
         params: &'a [(String, String)],
@@ -242,15 +290,18 @@ mod tests {
             path: "/posts/7",
             query: Some("limit=5&search=a+b%21&tag=x&tag=y"),
             headers,
+            header_names: &NO_NAMES,
             body,
             resource: "/posts/{id}",
             path_params: params,
             api_id: "1234567890",
             stage: "Prod",
             request_id: "req-1",
+            extended_request_id: "ext-1",
             source_ip: "127.0.0.1",
             time: OffsetDateTime::from_unix_timestamp(1_583_349_317).unwrap(),
             authorizer: None,
+            binary_body: false,
         }
     }
 
@@ -308,6 +359,7 @@ mod tests {
     fn empty_maps_are_null_and_binary_bodies_are_base64() {
         let h = HeaderMap::new();
         let mut i = info(&h, &[], &[0xff, 0x00]);
+        i.binary_body = true;
         i.query = None;
         i.authorizer = Some(Map::from_iter([("principalId".to_string(), json!("42"))]));
         let e = proxy_event(&i);

@@ -23,8 +23,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::runtime::{InvokeOutcome, LambdaRuntime};
-use crate::template::{ACCOUNT_ID, ApiConfig, AppConfig, AuthChoice, AuthorizerPayload};
+use crate::header_case::OriginalHeaderNames;
+use crate::runtime::{InvokeError, InvokeOutcome, LambdaRuntime};
+use crate::template::{
+    ACCOUNT_ID, ApiConfig, AppConfig, AuthChoice, AuthorizerPayload, ThrottleConfig,
+};
 use crate::util::uuid_v4;
 use authorizer::{AuthDecision, decide, method_arn, token_event};
 use event::{RequestInfo, add_forwarding_headers, proxy_event, request_authorizer_event};
@@ -39,7 +42,9 @@ const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 struct Api {
     config: ApiConfig,
     id: String,
-    bucket: Mutex<Bucket>,
+    /// One token bucket per method, by (resource path, HTTP method); unknown paths share
+    /// the bucket of ("", method).
+    buckets: Mutex<HashMap<(String, String), Bucket>>,
 }
 
 /// API Gateway's throttling token bucket: `burst` tokens, refilled at `rate` per second.
@@ -49,15 +54,34 @@ struct Bucket {
 }
 
 impl Api {
-    /// Takes a token; `false` means the request is throttled.
-    fn admit(&self) -> bool {
-        let Some(t) = self.config.throttle else {
+    /// The limits of `method` on `resource`: its own `MethodSettings` entry, else its
+    /// path's `*` entry, else the stage's (`/*`, `*`).
+    fn limits(&self, resource: &str, method: &str) -> Option<ThrottleConfig> {
+        let own = |m: &str| {
+            self.config
+                .method_throttles
+                .iter()
+                .find(|(p, pm, _)| p == resource && pm == m)
+                .map(|(_, _, t)| *t)
+        };
+        own(method).or_else(|| own("*")).or(self.config.throttle)
+    }
+
+    /// Takes a token from the method's bucket; `false` means the request is throttled.
+    fn admit(&self, resource: &str, method: &str) -> bool {
+        let Some(t) = self.limits(resource, method) else {
             return true;
         };
-        let Ok(mut b) = self.bucket.lock() else {
+        let Ok(mut buckets) = self.buckets.lock() else {
             return true;
         };
         let now = Instant::now();
+        let b = buckets
+            .entry((resource.to_string(), method.to_string()))
+            .or_insert(Bucket {
+                tokens: t.burst,
+                last: now,
+            });
         b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * t.rate).min(t.burst);
         b.last = now;
         if b.tokens >= 1.0 {
@@ -67,6 +91,97 @@ impl Api {
             false
         }
     }
+
+    /// Whether `content_type` (a request's Content-Type, or the first type of its Accept)
+    /// is one of the API's binary media types.
+    fn is_binary(&self, content_type: Option<&str>) -> bool {
+        let Some(ct) = content_type else {
+            return false;
+        };
+        let essence = ct
+            .split([';', ','])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        !essence.is_empty()
+            && self
+                .config
+                .binary_media_types
+                .iter()
+                .any(|pattern| wildmatch::WildMatch::new(pattern).matches(&essence))
+    }
+}
+
+/// API Gateway's two ids of a request.
+struct Ids {
+    /// `$context.requestId`: `x-amzn-RequestId`, the event's `requestContext.requestId`.
+    request_id: String,
+    /// `$context.extendedRequestId`: `x-amz-apigw-id`, the event's `extendedRequestId`.
+    extended_request_id: String,
+}
+
+/// What the access line says about the function a request reached.
+#[derive(Default)]
+struct Trace {
+    /// The function and Lambda's report of the invocation.
+    function: Option<(String, crate::runtime::InvokeReport)>,
+}
+
+/// The method a request is routed by: its own, or for a POST the one its
+/// `X-HTTP-Method-Override` header names. API Gateway does not document the header, but
+/// routes by it (issue 11 measured it on a REST API); only HTTP methods it knows count.
+fn effective_method(req: &Request) -> String {
+    let method = req.method().as_str().to_ascii_uppercase();
+    if method != "POST" {
+        return method;
+    }
+    req.headers()
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_uppercase())
+        .filter(|v| {
+            ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "POST"].contains(&v.as_str())
+        })
+        .unwrap_or(method)
+}
+
+/// The query string for the access line, with the values of parameters whose names suggest
+/// a credential (`access_token`, `password`, `api_key`, ...) replaced: a log must never hold a
+/// token or a password, even one a client put where it does not belong.
+fn redacted_query(query: &str) -> String {
+    const SENSITIVE: [&str; 9] = [
+        "token",
+        "password",
+        "passwd",
+        "secret",
+        "key",
+        "auth",
+        "session",
+        "signature",
+        "credential",
+    ];
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _))
+                if SENSITIVE
+                    .iter()
+                    .any(|s| name.to_ascii_lowercase().contains(s)) =>
+            {
+                format!("{name}=[redacted]")
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// An id shaped like API Gateway's extended request ids (`XxxXXXxxIAMEbA=`).
+fn extended_request_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 10] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 struct Method {
@@ -120,10 +235,7 @@ impl Gateway {
             .map(|c| Api {
                 config: c.clone(),
                 id: api_id(&c.logical_id),
-                bucket: Mutex::new(Bucket {
-                    tokens: c.throttle.map_or(0.0, |t| t.burst),
-                    last: Instant::now(),
-                }),
+                buckets: Mutex::new(HashMap::new()),
             })
             .collect();
         let mut resources: Vec<(ResourcePath, Resource)> = Vec::new();
@@ -210,20 +322,59 @@ impl Gateway {
         Router::new().fallback(handler).with_state(self)
     }
 
-    /// Answers one request and logs `METHOD /path STATUS Nms` to stderr.
+    /// Answers one request and logs its access line: `METHOD /path?query STATUS Nms
+    /// request_id=<API Gateway's> [function=<F> lambda_request_id=<Lambda's> duration=<ms>]`.
+    ///
+    /// The two ids are different things, as on AWS: API Gateway's (`x-amzn-RequestId`, the
+    /// event's `requestContext.requestId`, `$context.requestId`) and the Lambda invocation's
+    /// (the `requestId` of the function's log lines, `$context.integration.requestId`). The
+    /// access line prints both, so one request can be followed from the client to the
+    /// function's logs.
     pub async fn handle(&self, req: Request, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
-        let path = req.uri().path().to_string();
-        let request_id = uuid_v4();
-        let mut resp = self.route(req, peer, &request_id).await;
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert("x-amzn-requestid", v);
+        let target = match req.uri().query() {
+            Some(q) => format!("{}?{}", req.uri().path(), redacted_query(q)),
+            None => req.uri().path().to_string(),
+        };
+        // A client may choose the request id by sending a UUID in x-amzn-RequestId, as API
+        // Gateway allows; anything else is replaced by a fresh one.
+        let request_id = req
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+            .map_or_else(uuid_v4, |v| v.to_ascii_lowercase());
+        let ids = Ids {
+            request_id,
+            extended_request_id: extended_request_id(),
+        };
+        let mut trace = Trace::default();
+        let mut resp = self.route(req, peer, &ids, &mut trace).await;
+        for (name, value) in [
+            ("x-amzn-requestid", &ids.request_id),
+            ("x-amz-apigw-id", &ids.extended_request_id),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                resp.headers_mut().insert(name, v);
+            }
         }
+        let function = match &trace.function {
+            Some((name, report)) => format!(
+                " function={name} lambda_request_id={} duration={}",
+                report.request_id,
+                report.duration.map_or_else(
+                    || "-".into(),
+                    |d| format!("{:.2}ms", d.as_secs_f64() * 1000.0)
+                )
+            ),
+            None => String::new(),
+        };
         tracing::info!(
-            "{method} {path} {} {}ms",
+            "{method} {target} {} {}ms request_id={}{function}",
             resp.status().as_u16(),
-            started.elapsed().as_millis()
+            started.elapsed().as_millis(),
+            ids.request_id
         );
         resp
     }
@@ -234,15 +385,23 @@ impl Gateway {
         render_gateway_error(api, &err, request_id)
     }
 
-    async fn route(&self, req: Request, peer: SocketAddr, request_id: &str) -> Response<Body> {
+    async fn route(
+        &self,
+        req: Request,
+        peer: SocketAddr,
+        ids: &Ids,
+        trace: &mut Trace,
+    ) -> Response<Body> {
+        let request_id = ids.request_id.as_str();
         let received = OffsetDateTime::now_utc();
         let path = req.uri().path().to_string();
-        let method = req.method().as_str().to_ascii_uppercase();
+        let method = effective_method(&req);
         let matched = best_match(&self.resources, &path);
-        // Throttling comes first, before routing errors and authentication.
+        // Throttling comes first, before routing errors and authentication, per method.
         let api_index = matched.as_ref().map_or(0, |(_, e, _)| e.api);
+        let resource_path = matched.as_ref().map_or("", |(r, _, _)| r.template.as_str());
         if let Some(api) = self.apis.get(api_index)
-            && !api.admit()
+            && !api.admit(resource_path, &method)
         {
             return self.error(Some(api), GatewayError::throttled(), request_id);
         }
@@ -283,22 +442,41 @@ impl Gateway {
         let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
             return self.error(Some(api), GatewayError::request_too_large(), request_id);
         };
-        add_forwarding_headers(&mut parts, peer);
+        let mut header_names = parts
+            .extensions
+            .get::<OriginalHeaderNames>()
+            .cloned()
+            .unwrap_or_default();
+        for name in add_forwarding_headers(&mut parts, peer) {
+            header_names
+                .0
+                .entry(name.to_ascii_lowercase())
+                .or_insert_with(|| name.to_string());
+        }
         let source_ip = peer.ip().to_string();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        // With BinaryMediaTypes, a body whose Content-Type is one of them reaches the function
+        // base64-encoded; any other body is passed as text (API Gateway's conversions).
+        let binary_body = api.is_binary(header("content-type"));
+        // A base64 result is decoded only when the client's first Accept type is binary.
+        let binary_answer = api.is_binary(header("accept"));
         let mut info = RequestInfo {
             method: &method,
             path: &path,
             query: parts.uri.query(),
             headers: &parts.headers,
+            header_names: &header_names,
             body: &body,
             resource: &resource.template,
             path_params: &params,
             api_id: &api.id,
             stage: &api.config.stage,
             request_id,
+            extended_request_id: &ids.extended_request_id,
             source_ip: &source_ip,
             time: received,
             authorizer: None,
+            binary_body,
         };
 
         if let Some(name) = authorizer {
@@ -320,9 +498,30 @@ impl Gateway {
         };
 
         let event = proxy_event(&info);
-        match tokio::time::timeout(INTEGRATION_TIMEOUT, self.runtime.invoke(function, event)).await
-        {
+        // Serialising a `Value` cannot fail: its keys are always strings.
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        let xray = parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let invocation = self.runtime.invoke_traced(function, payload, xray);
+        let outcome = match tokio::time::timeout(INTEGRATION_TIMEOUT, invocation).await {
+            Ok(Ok((outcome, report))) => {
+                trace.function = Some((function.to_string(), report));
+                Ok(Ok(outcome))
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        };
+        match outcome {
             Err(_) => self.error(Some(api), GatewayError::integration_timeout(), request_id),
+            Ok(Err(e @ InvokeError::PayloadTooLarge { .. })) => {
+                // Lambda refuses the event (RequestEntityTooLargeException) and API Gateway
+                // answers the client 413.
+                tracing::info!("[gateway] {function}: {e}");
+                self.error(Some(api), GatewayError::request_too_large(), request_id)
+            }
             Ok(Err(e)) => {
                 tracing::info!("[gateway] {function}: {e}");
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
@@ -335,13 +534,17 @@ impl Gateway {
                 );
                 self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
             }
-            Ok(Ok(InvokeOutcome::Response(payload))) => match proxy_result_to_response(&payload) {
-                Ok(resp) => resp,
-                Err(why) => {
-                    tracing::info!("[gateway] {function}: malformed Lambda proxy response: {why}");
-                    self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+            Ok(Ok(InvokeOutcome::Response(payload))) => {
+                match proxy_result_to_response(&payload, binary_answer) {
+                    Ok(resp) => resp,
+                    Err(why) => {
+                        tracing::info!(
+                            "[gateway] {function}: malformed Lambda proxy response: {why}"
+                        );
+                        self.error(Some(api), GatewayError::bad_lambda_response(), request_id)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -447,6 +650,15 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_access_line_never_shows_a_credential_from_the_query_string() {
+        assert_eq!(
+            redacted_query("limit=5&access_token=eyJ.x.y&search=a%20b&Password=p&api_key=k"),
+            "limit=5&access_token=[redacted]&search=a%20b&Password=[redacted]&api_key=[redacted]"
+        );
+        assert_eq!(redacted_query("flag&skip=0"), "flag&skip=0");
+    }
 
     #[test]
     fn api_ids_are_stable_and_look_real() {

@@ -103,6 +103,11 @@ pub fn render_gateway_error(
     err: &GatewayError,
     request_id: &str,
 ) -> Response<Body> {
+    // The 10 MB limit is enforced before the API's own configuration applies: its answer
+    // cannot be customised (issue 11 measured it), whatever GatewayResponses say.
+    if err.kind == "REQUEST_TOO_LARGE" && api.is_some() {
+        return render_gateway_error(None, err, request_id);
+    }
     let fallback_kind = if err.default_status >= 500 {
         "DEFAULT_5XX"
     } else {
@@ -220,15 +225,46 @@ pub enum MalformedProxyResult {
     /// `headers` or `multiValueHeaders` of the wrong shape.
     #[error("{0}")]
     BadHeaderShape(&'static str),
+    /// A key API Gateway does not know in the result (it answers 502 "Malformed Lambda
+    /// proxy response" for those).
+    #[error(
+        "unexpected key {0:?} (only statusCode, headers, multiValueHeaders, body, isBase64Encoded)"
+    )]
+    UnexpectedKey(String),
 }
+
+/// The keys of a Lambda proxy result, the only ones API Gateway accepts.
+const PROXY_RESULT_KEYS: [&str; 5] = [
+    "statusCode",
+    "headers",
+    "multiValueHeaders",
+    "body",
+    "isBase64Encoded",
+];
+
+/// Response headers API Gateway renames to `x-amzn-Remapped-<name>` when an integration
+/// sets them (its "may be remapped" list, those a Lambda proxy result hits): a function's
+/// `WWW-Authenticate` reaches the client as `x-amzn-Remapped-WWW-Authenticate`.
+const REMAPPED: [&str; 4] = ["authorization", "date", "server", "www-authenticate"];
 
 /// Turns a Lambda proxy result (`statusCode`, `headers`, `multiValueHeaders`, `body`,
 /// `isBase64Encoded`) into the HTTP response; `Err` says why it is malformed (then API
-/// Gateway answers 502).
-pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, MalformedProxyResult> {
+/// Gateway answers 502). `decode_base64`: the client's first Accept type is one of the
+/// API's binary media types, the only case in which API Gateway turns a base64 body back
+/// into bytes; otherwise the client gets the base64 text.
+pub fn proxy_result_to_response(
+    payload: &[u8],
+    decode_base64: bool,
+) -> Result<Response<Body>, MalformedProxyResult> {
     use MalformedProxyResult as Bad;
     let v: Value = serde_json::from_slice(payload).map_err(Bad::NotJson)?;
     let obj = v.as_object().ok_or(Bad::NotAnObject)?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !PROXY_RESULT_KEYS.contains(&k.as_str()))
+    {
+        return Err(Bad::UnexpectedKey(k.clone()));
+    }
     let status = match obj.get("statusCode") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.parse().ok(),
@@ -243,9 +279,11 @@ pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, Malfor
         .unwrap_or(false);
     let body = match obj.get("body") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) if is_base64 => base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_err(Bad::BadBase64)?,
+        Some(Value::String(s)) if is_base64 && decode_base64 => {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(Bad::BadBase64)?
+        }
         Some(Value::String(s)) => s.clone().into_bytes(),
         Some(_) => return Err(Bad::BodyNotAString),
     };
@@ -293,6 +331,19 @@ pub fn proxy_result_to_response(payload: &[u8]) -> Result<Response<Body>, Malfor
     }
     for h in HOP_BY_HOP {
         headers.remove(h);
+    }
+    for name in REMAPPED {
+        let values: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
+        if values.is_empty() {
+            continue;
+        }
+        headers.remove(name);
+        let remapped = format!("x-amzn-remapped-{name}");
+        if let Ok(remapped) = HeaderName::from_bytes(remapped.as_bytes()) {
+            for v in values {
+                headers.append(remapped.clone(), v);
+            }
+        }
     }
     // API Gateway labels a proxy response without a Content-Type as JSON.
     if !headers.contains_key("content-type") {
@@ -342,9 +393,15 @@ mod tests {
         assert_eq!(r.status(), 500);
         assert_eq!(body_of(r).await, r#"{"detail": "Internal Server Error"}"#);
         // DEFAULT_4XX sets no StatusCode: the type keeps its own status.
+        let r = render_gateway_error(Some(&api()), &GatewayError::throttled(), "r1");
+        assert_eq!(r.status(), 429);
+    }
+
+    #[tokio::test]
+    async fn the_413_for_a_body_over_10_mb_ignores_gateway_responses() {
         let r = render_gateway_error(Some(&api()), &GatewayError::request_too_large(), "r1");
         assert_eq!(r.status(), 413);
-        assert_eq!(body_of(r).await, r#"{"detail": "Bad Request"}"#);
+        assert_eq!(body_of(r).await, r#"{"message":"Request Too Long"}"#);
     }
 
     #[tokio::test]
@@ -410,7 +467,7 @@ mod tests {
             "body": "{\"id\":1}",
             "isBase64Encoded": false
         });
-        let r = proxy_result_to_response(payload.to_string().as_bytes()).unwrap();
+        let r = proxy_result_to_response(payload.to_string().as_bytes(), false).unwrap();
         assert_eq!(r.status(), 201);
         let cookies: Vec<_> = r.headers().get_all("set-cookie").iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
@@ -422,15 +479,16 @@ mod tests {
 
     #[tokio::test]
     async fn base64_bodies_are_decoded_and_missing_bodies_are_empty() {
-        let r = proxy_result_to_response(
-            br#"{"statusCode": 200, "body": "AAEC", "isBase64Encoded": true}"#,
-        )
-        .unwrap();
+        let base64 = br#"{"statusCode": 200, "body": "AAEC", "isBase64Encoded": true}"#;
+        let r = proxy_result_to_response(base64, true).unwrap();
         let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
             .unwrap();
         assert_eq!(bytes.as_ref(), [0u8, 1, 2]);
-        let r = proxy_result_to_response(br#"{"statusCode": 204}"#).unwrap();
+        // Unless the client asked for a binary media type: then the text as it is.
+        let r = proxy_result_to_response(base64, false).unwrap();
+        assert_eq!(body_of(r).await, "AAEC");
+        let r = proxy_result_to_response(br#"{"statusCode": 204}"#, false).unwrap();
         assert_eq!(r.status(), 204);
         assert_eq!(
             r.headers()["content-type"],
@@ -450,12 +508,22 @@ mod tests {
             br#"{"statusCode": 200, "body": 5}"#,
             br#"{"statusCode": 200, "body": "!!", "isBase64Encoded": true}"#,
             br#"{"statusCode": 200, "headers": {"x": {"y": 1}}}"#,
+            br#"{"statusCode": 200, "body": "", "cookies": ["a=1"]}"#,
         ] {
             assert!(
-                proxy_result_to_response(bad).is_err(),
+                proxy_result_to_response(bad, true).is_err(),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_functions_www_authenticate_reaches_the_client_remapped() {
+        let payload = br#"{"statusCode": 401, "headers": {"WWW-Authenticate": "Bearer", "Server": "me"}, "body": ""}"#;
+        let r = proxy_result_to_response(payload, false).unwrap();
+        assert!(r.headers().get("www-authenticate").is_none());
+        assert_eq!(r.headers()["x-amzn-remapped-www-authenticate"], "Bearer");
+        assert_eq!(r.headers()["x-amzn-remapped-server"], "me");
     }
 }

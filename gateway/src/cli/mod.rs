@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Sub {
     /// Serve the API of template.yaml on http://127.0.0.1:3000 (the default command).
-    Serve(ServeOpts),
+    Serve(Box<ServeOpts>),
     /// Only run DynamoDB Local in the foreground.
     Dynamodb(DynamoDbOpts),
     /// Write the sample events' fixtures (user 1, post 1) into a table; idempotent, and
@@ -66,6 +66,9 @@ struct ServeOpts {
     /// Use this DynamoDB [default: $DYNAMODB_ENDPOINT, else start DynamoDB Local]
     #[arg(long, value_name = "URL")]
     dynamodb_endpoint: Option<String>,
+    /// How long to wait at start for --dynamodb-endpoint to answer [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    dynamodb_wait: Option<Duration>,
     /// DynamoDB Local keeps no data between runs, nor when it is restarted (the gateway
     /// restarts its DynamoDB Local when that dies)
     #[arg(long)]
@@ -98,6 +101,22 @@ struct ServeOpts {
     /// Close a connection that waits longer for a request [default: 60]
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     idle_timeout: Option<Duration>,
+    /// Function log format: each function's LoggingConfig.LogFormat (`template`), or `text`
+    /// or `json` for all
+    #[arg(long, value_name = "FORMAT", default_value = "template", value_parser = ["template", "text", "json"])]
+    log_format: String,
+    /// Also append every log line (requests, function output) to FILE
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    /// Memory and CPU like Lambda: each instance gets its MemorySize as a memory limit and
+    /// MemorySize/1769 of a CPU (cgroups; `auto`: where the machine allows, else a line says
+    /// why), or `off`
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "off"])]
+    limits: String,
+    /// Rebuild the function binaries (cargo build) when a source file changes; the gateway
+    /// runs each function's new binary from its next request
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -147,7 +166,7 @@ struct EventTokenOpts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run DynamoDB Local only.
     DynamoDb(DynamoDbArgs),
     /// Write the sample events' fixtures.
@@ -171,6 +190,8 @@ pub struct ServeArgs {
     pub bin_dir: Option<PathBuf>,
     /// `--dynamodb-endpoint` or `$DYNAMODB_ENDPOINT`.
     pub dynamodb_endpoint: Option<String>,
+    /// `--dynamodb-wait`: how long an outside endpoint may take to answer at start.
+    pub dynamodb_wait: Duration,
     /// `--in-memory`.
     pub in_memory: bool,
     /// `--data-dir`.
@@ -187,6 +208,14 @@ pub struct ServeArgs {
     pub max_instances: usize,
     /// `--header-read-timeout`, `--body-read-timeout`, `--idle-timeout`.
     pub timeouts: Timeouts,
+    /// `--watch`.
+    pub watch: bool,
+    /// `--log-format`: `None` follows the template, else `Text` or `JSON` for every function.
+    pub log_format: Option<String>,
+    /// `--log-file`.
+    pub log_file: Option<PathBuf>,
+    /// `--limits`: `false` for `off`.
+    pub limits: bool,
 }
 
 /// Options of `dynamodb`.
@@ -308,8 +337,8 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let cli = Cli::from_arg_matches(&matches).map_err(|e| one_line(&e, command))?;
     let env = |k: &str| env(k).filter(|v| !v.is_empty());
     Ok(match cli.command {
-        None => Command::Serve(serve_args(cli.serve, &env)?),
-        Some(Sub::Serve(o)) => Command::Serve(serve_args(o, &env)?),
+        None => Command::Serve(Box::new(serve_args(cli.serve, &env)?)),
+        Some(Sub::Serve(o)) => Command::Serve(Box::new(serve_args(*o, &env)?)),
         Some(Sub::Dynamodb(o)) => Command::DynamoDb(DynamoDbArgs {
             template: o.template,
             port: o.port,
@@ -345,6 +374,7 @@ fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<Ser
         port,
         bin_dir: o.bin_dir,
         dynamodb_endpoint: o.dynamodb_endpoint.or_else(|| env("DYNAMODB_ENDPOINT")),
+        dynamodb_wait: o.dynamodb_wait.unwrap_or(Duration::from_secs(10)),
         in_memory: o.in_memory,
         data_dir: o.data_dir,
         table_name: o.table_name,
@@ -357,6 +387,14 @@ fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<Ser
             body_read: o.body_read_timeout.unwrap_or(defaults.body_read),
             idle: o.idle_timeout.unwrap_or(defaults.idle),
         },
+        watch: o.watch,
+        log_format: match o.log_format.as_str() {
+            "text" => Some("Text".into()),
+            "json" => Some("JSON".into()),
+            _ => None,
+        },
+        log_file: o.log_file,
+        limits: o.limits != "off",
     })
 }
 

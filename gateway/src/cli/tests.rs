@@ -7,7 +7,7 @@ fn args(s: &str) -> Vec<String> {
 
 fn serve(s: &str) -> ServeArgs {
     match parse(&args(s), |_| None).unwrap() {
-        Command::Serve(a) => a,
+        Command::Serve(a) => *a,
         other => panic!("{other:?}"),
     }
 }

@@ -67,14 +67,17 @@ fn next_response(arn: &str, d: Dispatch) -> Response {
     put("lambda-runtime-aws-request-id", d.request_id);
     put("lambda-runtime-deadline-ms", d.deadline_ms.to_string());
     put("lambda-runtime-invoked-function-arn", arn.to_string());
+    // The caller's trace root when there is one (API Gateway hands its X-Amzn-Trace-Id on to
+    // Lambda), so the function's xrayTraceId matches the request's header.
+    let root = d
+        .trace
+        .as_deref()
+        .and_then(|t| t.split(';').find(|p| p.starts_with("Root=")))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("Root=1-{:08x}-{}", epoch_ms() / 1000, random_hex(12)));
     put(
         "lambda-runtime-trace-id",
-        format!(
-            "Root=1-{:08x}-{};Parent={};Sampled=0",
-            epoch_ms() / 1000,
-            random_hex(12),
-            random_hex(8)
-        ),
+        format!("{root};Parent={};Sampled=0", random_hex(8)),
     );
     put("content-type", "application/json".into());
     (StatusCode::OK, headers, d.payload).into_response()

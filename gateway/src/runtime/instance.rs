@@ -12,8 +12,9 @@ use tokio::sync::Notify;
 
 use super::api;
 use super::machine::INIT_TIMEOUT;
+use super::pool::BinaryId;
 use super::pool::Pool;
-use crate::process::{die_with_parent, forward_lines};
+use crate::process::{Tail, die_with_parent, forward_lines_into};
 use crate::util::random_hex;
 
 impl Pool {
@@ -37,6 +38,7 @@ impl Pool {
             tokio::spawn(axum::serve(listener, api::runtime_api(self.clone(), id)).into_future());
 
         let spec = &self.spec;
+        self.loading(BinaryId::of(&spec.executable));
         let mut cmd = Command::new(&spec.executable);
         cmd.args(&spec.args)
             .env_clear()
@@ -58,18 +60,49 @@ impl Pool {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         die_with_parent(&mut cmd);
+        let cgroup = self.limits.get().and_then(|limits| {
+            match limits.instance(&spec.name, id, spec.memory_mb) {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    self.log(format!(
+                        "instance {id} runs without memory and CPU limits: {e}"
+                    ));
+                    None
+                }
+            }
+        });
+        if let Some(cg) = &cgroup {
+            let files = cg.procs_files();
+            // SAFETY: `enter` only makes async-signal-safe calls (open, write, close).
+            unsafe {
+                cmd.pre_exec(move || super::limits::enter(&files));
+            }
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
                 server.abort();
+                if let Some(cg) = cgroup {
+                    cg.remove();
+                }
                 return self.instance_gone(
                     id,
                     &format!("could not start {}: {e}", spec.executable.display()),
                 );
             }
         };
-        forward_lines(child.stdout.take(), spec.binary.clone());
-        forward_lines(child.stderr.take(), spec.binary.clone());
+        // Kept apart: a failed `main` and a panic write to stderr, logs go to stdout.
+        let (out_tail, err_tail) = (Tail::default(), Tail::default());
+        forward_lines_into(
+            child.stdout.take(),
+            spec.binary.clone(),
+            Some(out_tail.clone()),
+        );
+        forward_lines_into(
+            child.stderr.take(),
+            spec.binary.clone(),
+            Some(err_tail.clone()),
+        );
         self.started(id, child.id().unwrap_or(0));
 
         let pool = self.clone();
@@ -86,7 +119,17 @@ impl Pool {
         };
         init_timer.abort();
         server.abort();
-        let how = match status {
+        // The output readers finish at EOF, moments after the exit: give them that moment,
+        // so the line that explains a failed start is there.
+        for _ in 0..20 {
+            if Arc::strong_count(&out_tail) == 1 && Arc::strong_count(&err_tail) == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let last = |t: &Tail| t.lock().ok().and_then(|t| t.back().cloned());
+        self.last_output(last(&err_tail).or_else(|| last(&out_tail)));
+        let mut how = match status {
             Ok(s) => match s.code() {
                 Some(code) => format!("exit status {code}"),
                 None => {
@@ -96,6 +139,17 @@ impl Pool {
             },
             Err(e) => format!("unknown status ({e})"),
         };
+        if let Some(cg) = cgroup {
+            // Killed by the kernel for outgrowing MemorySize: Lambda's words for it.
+            if how == "signal 9" && cg.out_of_memory() {
+                how = format!(
+                    "signal: killed (out of memory: MemorySize {} MB, Max Memory Used {} MB)",
+                    spec.memory_mb,
+                    cg.max_memory_mb().unwrap_or(0)
+                );
+            }
+            cg.remove();
+        }
         self.instance_gone(id, &how);
     }
 }

@@ -10,7 +10,7 @@
 //! Whether a caller still waits, or an idle instance's long-poll is still open, is asked of
 //! the driver through [`Waiters`]: those change outside the pool's lock (a client hangs up).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use super::{FunctionError, InvokeOutcome};
@@ -105,6 +105,11 @@ pub struct Machine {
     instances: BTreeMap<InstanceId, Phase>,
     next_id: InstanceId,
     closed: bool,
+    /// Instances that run an old binary: each is stopped when it next asks for work, so a
+    /// busy one finishes its invocation first.
+    retiring: BTreeSet<InstanceId>,
+    /// Why the last instance that failed to start failed.
+    last_init_failure: Option<FunctionError>,
 }
 
 impl Machine {
@@ -119,6 +124,8 @@ impl Machine {
             instances: BTreeMap::new(),
             next_id: 1,
             closed: false,
+            retiring: BTreeSet::new(),
+            last_init_failure: None,
         }
     }
 
@@ -140,6 +147,50 @@ impl Machine {
     /// The pool is shut down.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// An instance is idle, waiting for work: the function has started at least once.
+    pub fn is_warm(&self) -> bool {
+        self.instances.values().any(|p| *p == Phase::Idle)
+    }
+
+    /// Why the last instance that failed to start failed, if one did.
+    pub fn last_init_failure(&self) -> Option<&FunctionError> {
+        self.last_init_failure.as_ref()
+    }
+
+    /// Starts one instance ahead of any invocation (sam's `--warm-containers EAGER`), unless
+    /// the pool has one: the gateway does this at start so that an init error (bad
+    /// configuration) shows at once instead of on the first request.
+    pub fn prewarm(&mut self) -> Vec<Effect> {
+        if self.closed || !self.instances.is_empty() {
+            return Vec::new();
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.instances
+            .insert(id, Phase::Starting { init_error: None });
+        vec![Effect::Start(id)]
+    }
+
+    /// The function's binary changed on disk: idle instances are killed now, the others
+    /// when they next ask for work (a busy one answers its invocation first). Invocations
+    /// from now on go to new instances, which run the new binary.
+    pub fn retire_all(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for (id, phase) in self.instances.iter_mut() {
+            match phase {
+                Phase::Idle => {
+                    *phase = Phase::Doomed;
+                    fx.push(Effect::Kill(*id));
+                }
+                Phase::Doomed => {}
+                _ => {
+                    self.retiring.insert(*id);
+                }
+            }
+        }
+        fx
     }
 
     /// A new invocation: handed to an idle instance, else queued (starting instances for it
@@ -216,8 +267,10 @@ impl Machine {
         fx.extend(gone.into_iter().map(Effect::Drop));
         let coming = self
             .instances
-            .values()
-            .filter(|p| matches!(p, Phase::Starting { .. } | Phase::Between))
+            .iter()
+            .filter(|(id, p)| {
+                matches!(p, Phase::Starting { .. } | Phase::Between) && !self.retiring.contains(id)
+            })
             .count();
         let wanted = self.queue.len().saturating_sub(coming);
         let room = self.max_instances.saturating_sub(self.instances.len());
@@ -289,6 +342,7 @@ impl Machine {
         let Some(phase) = self.instances.remove(&id) else {
             return Vec::new();
         };
+        self.retiring.remove(&id);
         let mut fx = Vec::new();
         match phase {
             Phase::Busy(request) => {
@@ -312,6 +366,7 @@ impl Machine {
                     "instance {id} failed to start ({how}): {}: {}",
                     error.error_type, error.error_message
                 )));
+                self.last_init_failure = Some(error.clone());
                 // The invocation that was waiting for this instance fails, as on Lambda; the
                 // others get a new instance, so a binary that always fails cannot loop forever.
                 while let Some(request) = self.queue.pop_front() {
@@ -352,6 +407,14 @@ impl Machine {
                 fx.push(Effect::Reply(request.clone(), InvokeOutcome::Error(error)));
             }
             _ => {}
+        }
+        if self.retiring.remove(&id) {
+            *phase = Phase::Doomed;
+            fx.push(Effect::Log(format!(
+                "instance {id} runs the old binary: stopping it"
+            )));
+            fx.push(Effect::Kill(id));
+            return (NextAnswer::Never, fx);
         }
         while let Some(request) = self.queue.pop_front() {
             if !w.caller_waiting(&request) {

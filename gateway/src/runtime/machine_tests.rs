@@ -276,3 +276,56 @@ impl FunctionError {
         }
     }
 }
+
+#[test]
+fn when_prewarmed_then_one_instance_starts_without_an_invocation_and_serves_the_first() {
+    let (mut m, w) = (pool(10), World::default());
+    assert_eq!(m.prewarm(), vec![Effect::Start(1)]);
+    assert_eq!(m.prewarm(), vec![], "one is enough");
+    assert!(!m.is_warm());
+    assert_eq!(m.next(1, &w), (NextAnswer::Wait, vec![]));
+    assert!(m.is_warm());
+    assert_eq!(
+        m.invoke("r1".into(), &w).unwrap(),
+        vec![
+            Effect::Dispatch(1, "r1".into()),
+            Effect::StartTimer(1, "r1".into())
+        ]
+    );
+}
+
+#[test]
+fn when_a_prewarmed_instance_fails_to_start_then_its_error_is_kept_and_nothing_restarts() {
+    let (mut m, w) = (pool(10), World::default());
+    m.prewarm();
+    let fx = m.instance_gone(1, "exit status 1", &w);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Start(_))), "{fx:?}");
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(
+        m.last_init_failure().map(|e| e.error_type.as_str()),
+        Some("Runtime.ExitError")
+    );
+}
+
+#[test]
+fn when_the_binary_changes_then_idle_instances_stop_now_and_busy_ones_after_answering() {
+    let (mut m, w) = (pool(10), World::default());
+    // Instance 1 busy with r1; instance 2 idle.
+    busy_with_r1(&mut m, &w);
+    m.invoke("r2".into(), &w).unwrap();
+    assert_eq!(m.next(2, &w).0, NextAnswer::Now("r2".into()));
+    m.complete(2, "r2", ok("b"));
+    assert_eq!(m.next(2, &w), (NextAnswer::Wait, vec![]));
+    // WHEN the binary changes
+    assert_eq!(m.retire_all(), vec![Effect::Kill(2)]);
+    assert_eq!(m.phase(2), Some(&Phase::Doomed));
+    // THEN a new invocation cold-starts a new instance rather than waiting for the old ones
+    assert_eq!(m.invoke("r3".into(), &w).unwrap(), vec![Effect::Start(3)]);
+    // AND the busy one answers its invocation, then is stopped instead of getting more work
+    assert_eq!(m.complete(1, "r1", ok("a")).0, PostAnswer::Accepted);
+    let (answer, fx) = m.next(1, &w);
+    assert_eq!(answer, NextAnswer::Never);
+    assert!(fx.contains(&Effect::Kill(1)), "{fx:?}");
+    // AND the new instance takes r3
+    assert_eq!(m.next(3, &w).0, NextAnswer::Now("r3".into()));
+}

@@ -16,6 +16,7 @@
 
 mod api;
 mod instance;
+pub mod limits;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
@@ -84,6 +85,17 @@ pub struct FunctionError {
     pub error_message: String,
 }
 
+/// What Lambda reports about one invocation besides its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeReport {
+    /// The invocation's request id (`lambda-runtime-aws-request-id`, the `requestId` of the
+    /// function's log lines; on AWS distinct from API Gateway's request id).
+    pub request_id: String,
+    /// Lambda's `Duration`: from the hand-over to the function until its answer. `None` when
+    /// no instance took the invocation (its start failed).
+    pub duration: Option<Duration>,
+}
+
 /// Why [`LambdaRuntime::invoke`] could not run the function at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
@@ -93,7 +105,22 @@ pub enum InvokeError {
     /// The runtime is shutting down.
     #[error("the local Lambda service is shutting down")]
     ShuttingDown,
+    /// The event is over Lambda's limit for a synchronous invocation.
+    #[error(
+        "RequestEntityTooLargeException: Request must be smaller than {limit} bytes for the InvokeFunction operation (the event has {size})"
+    )]
+    PayloadTooLarge {
+        /// The event's size in bytes.
+        size: usize,
+        /// [`MAX_REQUEST_PAYLOAD`].
+        limit: usize,
+    },
 }
+
+/// Lambda's limit on a synchronous invocation's event: 6 MB (6,291,456 bytes), after API
+/// Gateway has built the event (so a body of a little less than 6 MB is already too much,
+/// and base64 makes a binary body a third larger).
+pub const MAX_REQUEST_PAYLOAD: usize = 6 * 1024 * 1024;
 
 /// The local Lambda service: one instance pool per function.
 pub struct LambdaRuntime {
@@ -155,11 +182,37 @@ impl LambdaRuntime {
         function: &str,
         payload: Vec<u8>,
     ) -> Result<InvokeOutcome, InvokeError> {
+        Ok(self.invoke_reported(function, payload).await?.0)
+    }
+
+    /// [`LambdaRuntime::invoke_bytes`], with the invocation's request id and duration.
+    pub async fn invoke_reported(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+    ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
+        self.invoke_traced(function, payload, None).await
+    }
+
+    /// [`LambdaRuntime::invoke_reported`] for a request with an X-Ray trace header
+    /// (`Root=1-...;...`): the function's `lambda-runtime-trace-id` gets the same root.
+    pub async fn invoke_traced(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        trace: Option<String>,
+    ) -> Result<(InvokeOutcome, InvokeReport), InvokeError> {
         let name = self
             .resolve_name(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_string()))?;
+        if payload.len() > MAX_REQUEST_PAYLOAD {
+            return Err(InvokeError::PayloadTooLarge {
+                size: payload.len(),
+                limit: MAX_REQUEST_PAYLOAD,
+            });
+        }
         match self.pools.get(name) {
-            Some(pool) => pool.invoke(payload).await,
+            Some(pool) => pool.invoke(payload, trace).await,
             None => Err(InvokeError::UnknownFunction(function.to_string())),
         }
     }
@@ -168,6 +221,45 @@ impl LambdaRuntime {
     pub fn instance_count(&self, function: &str) -> Option<usize> {
         let pool = self.pools.get(self.resolve_name(function)?)?;
         Some(pool.instance_count())
+    }
+
+    /// Starts one instance of every function and waits until each is ready for work (sam's
+    /// `--warm-containers EAGER`), so that bad configuration fails the start, not the first
+    /// request. `Err` lists each function that could not start, in name order, with why
+    /// (its init error, or the last line it printed before it exited).
+    pub async fn start_all(&self) -> Result<(), Vec<(String, String)>> {
+        for pool in self.pools.values() {
+            pool.prewarm();
+        }
+        // Each pool ends in a known state within the init timeout: ready, or empty after
+        // its instance failed (the machine kills one that takes longer than INIT_TIMEOUT).
+        let mut failed = Vec::new();
+        for name in self.function_names() {
+            let pool = &self.pools[name];
+            loop {
+                match pool.warm_state() {
+                    Some(Ok(())) => break,
+                    Some(Err(why)) => {
+                        failed.push((format!("{name} ({})", pool.spec.binary), why));
+                        break;
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
+    }
+
+    /// Runs every instance from now on inside cgroups with its function's memory and CPU
+    /// share (see [`limits`]).
+    pub fn set_limits(&self, limits: Arc<limits::Limits>) {
+        for pool in self.pools.values() {
+            let _ = pool.limits.set(limits.clone());
+        }
     }
 
     /// Kills every instance, fails queued invocations and refuses new ones. Waits (up to 5 s)

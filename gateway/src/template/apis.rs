@@ -78,6 +78,16 @@ pub(super) fn api_config(
         authorizers: authorizers(&auth, &at("Auth.Authorizers"), r)?,
         gateway_responses: gateway_responses(props, &at("GatewayResponses"), r)?,
         throttle: throttle(&props.method_settings, &at("MethodSettings"), r)?,
+        method_throttles: method_throttles(&props.method_settings, &at("MethodSettings"), r)?,
+        binary_media_types: props
+            .binary_media_types
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                r.expr(e, &at(&format!("BinaryMediaTypes[{i}]")))
+                    .map(|t| t.replace("~1", "/").to_ascii_lowercase())
+            })
+            .collect::<std::result::Result<_, _>>()?,
     })
 }
 
@@ -152,8 +162,65 @@ fn authorizers(
     Ok(out)
 }
 
-/// The stage-wide throttle: the `MethodSettings` entry for `/*` and `*`. Per-method
-/// overrides are rare and not emulated.
+/// One `MethodSettings` entry: (resource path, method, limits) when it sets both limits.
+/// The path is written as CloudFormation wants it (`/~1posts~1{id}`, `/*`) or plainly.
+fn method_setting(
+    ms: &MethodSettingSection,
+    at: &dyn Fn(&str) -> String,
+    r: &Resolver,
+) -> Result<Option<(String, String, ThrottleConfig)>> {
+    let path = r
+        .opt(ms.resource_path.as_ref(), &at("ResourcePath"))?
+        .unwrap_or_else(|| "/*".into());
+    let path = match path.replace("~1", "/") {
+        // "/~1posts" decodes to "//posts".
+        p if p.starts_with("//") => p[1..].to_string(),
+        p => p,
+    };
+    let method = r
+        .opt(ms.http_method.as_ref(), &at("HttpMethod"))?
+        .unwrap_or_else(|| "*".into())
+        .to_ascii_uppercase();
+    let number = |e: &Option<Expr>, k: &str| -> Result<Option<f64>> {
+        let path = at(k);
+        r.opt(e.as_ref(), &path)?
+            .map(|v| {
+                v.parse::<f64>()
+                    .map_err(|_| TemplateError::invalid(&path, format!("{v} is not a number")))
+            })
+            .transpose()
+    };
+    Ok(
+        match (
+            number(&ms.throttling_rate_limit, "ThrottlingRateLimit")?,
+            number(&ms.throttling_burst_limit, "ThrottlingBurstLimit")?,
+        ) {
+            (Some(rate), Some(burst)) => Some((path, method, ThrottleConfig { rate, burst })),
+            _ => None,
+        },
+    )
+}
+
+/// The `MethodSettings` entries for one method (or every method of one path).
+fn method_throttles(
+    settings: &[MethodSettingSection],
+    base: &str,
+    r: &Resolver,
+) -> Result<Vec<(String, String, ThrottleConfig)>> {
+    let mut out = Vec::new();
+    for (i, ms) in settings.iter().enumerate() {
+        let at = |k: &str| format!("{base}[{i}].{k}");
+        if let Some((path, method, t)) = method_setting(ms, &at, r)?
+            && !(path == "/*" && method == "*")
+        {
+            out.push((path, method, t));
+        }
+    }
+    Ok(out)
+}
+
+/// The stage-wide throttle: the `MethodSettings` entry for `/*` and `*`, which API Gateway
+/// applies to each method on its own (one token bucket per method, not one per stage).
 fn throttle(
     settings: &[MethodSettingSection],
     base: &str,

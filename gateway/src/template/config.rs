@@ -45,7 +45,11 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     /// `Environment.Variables`, globals merged in, `--env-vars` applied.
     pub env: BTreeMap<String, String>,
-    /// `LoggingConfig.ApplicationLogLevel`, given to the function as `AWS_LAMBDA_LOG_LEVEL`.
+    /// `LoggingConfig.LogFormat`: `Text` (Lambda's default) or `JSON`, given to the function
+    /// as `AWS_LAMBDA_LOG_FORMAT`.
+    pub log_format: String,
+    /// `LoggingConfig.ApplicationLogLevel`, given to the function as `AWS_LAMBDA_LOG_LEVEL`
+    /// (Lambda applies it to JSON logs only).
     pub log_level: Option<String>,
     /// `ReservedConcurrentExecutions`: caps the number of instances.
     pub reserved_concurrency: Option<u32>,
@@ -94,8 +98,14 @@ pub struct ApiConfig {
     pub authorizers: BTreeMap<String, AuthorizerConfig>,
     /// `GatewayResponses`, by response type (`UNAUTHORIZED`, `DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponseConfig>,
-    /// Stage-wide throttling (`MethodSettings` entry for `/*` and `*`).
+    /// Stage-wide throttling (`MethodSettings` entry for `/*` and `*`): the limits of each
+    /// method that has none of its own.
     pub throttle: Option<ThrottleConfig>,
+    /// Per-method throttling: (resource path, HTTP method or `*`, limits), from the other
+    /// `MethodSettings` entries.
+    pub method_throttles: Vec<(String, String, ThrottleConfig)>,
+    /// `BinaryMediaTypes`, with `/` (SAM's `~1` decoded), lower-case; may hold wildcards.
+    pub binary_media_types: Vec<String>,
 }
 
 /// API Gateway's token bucket for a stage.

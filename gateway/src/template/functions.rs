@@ -52,6 +52,26 @@ pub(super) fn function_config(
                 .map_err(|_| TemplateError::invalid(&reserved, format!("{v} is not a number")))
         })
         .transpose()?;
+    let format_at = at("LoggingConfig.LogFormat");
+    let log_format = match r
+        .opt(
+            props
+                .logging_config
+                .as_ref()
+                .and_then(|l| l.log_format.as_ref()),
+            &format_at,
+        )?
+        .as_deref()
+    {
+        None | Some("Text") => "Text".to_string(),
+        Some("JSON") => "JSON".to_string(),
+        Some(other) => {
+            return Err(TemplateError::invalid(
+                format_at,
+                format!("LogFormat {other} is neither Text nor JSON"),
+            ));
+        }
+    };
     let log_level = r.opt(
         props
             .logging_config
@@ -86,10 +106,22 @@ pub(super) fn function_config(
         let path = r
             .opt(ep.path.as_ref(), &format!("{base}.Path"))?
             .ok_or_else(|| TemplateError::invalid(&base, "Path is missing"))?;
+        check_resource_path(&path).map_err(|why| {
+            TemplateError::invalid(format!("{base}.Path"), format!("{path:?}: {why}"))
+        })?;
         let method = r
             .opt(ep.method.as_ref(), &format!("{base}.Method"))?
             .ok_or_else(|| TemplateError::invalid(&base, "Method is missing"))?
             .to_ascii_uppercase();
+        if !METHODS.contains(&method.as_str()) {
+            return Err(TemplateError::invalid(
+                format!("{base}.Method"),
+                format!(
+                    "{method:?} is not an HTTP method API Gateway knows ({})",
+                    METHODS.join(", ").to_ascii_lowercase()
+                ),
+            ));
+        }
         // The API is named, not resolved: `!Ref Api` stands for the API resource itself.
         let api = match &ep.rest_api_id {
             None => IMPLICIT_API.to_string(),
@@ -118,10 +150,72 @@ pub(super) fn function_config(
         timeout: Duration::from_secs_f64(timeout),
         memory_mb,
         env,
+        log_format,
         log_level,
         reserved_concurrency,
         events,
     })
+}
+
+/// The methods an `Api` event may name (API Gateway's, plus `ANY`).
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
+
+/// Refuses a path API Gateway would refuse on deploy (`/posts/{idd`, `/a//b`, `{x+}` that is
+/// not last): locally it would only ever answer 404, silently.
+fn check_resource_path(path: &str) -> std::result::Result<(), String> {
+    let trimmed = path.trim();
+    if !trimmed.starts_with('/') {
+        return Err("a path starts with /".into());
+    }
+    let inner = trimmed.trim_start_matches('/');
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    if inner.is_empty() {
+        return Ok(());
+    }
+    let segments: Vec<&str> = inner.split('/').collect();
+    let mut names = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() {
+            return Err("it has an empty segment (//)".into());
+        }
+        let opens = seg.contains('{');
+        let closes = seg.contains('}');
+        if !opens && !closes {
+            if let Some(c) = seg
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || "-._~:@!$&'()*+,;=%".contains(*c)))
+            {
+                return Err(format!("segment {seg:?} has the character {c:?}"));
+            }
+            continue;
+        }
+        let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            return Err(format!(
+                "segment {seg:?} is not a whole {{parameter}} (unbalanced braces, or text around them)"
+            ));
+        };
+        let (name, greedy) = match name.strip_suffix('+') {
+            Some(n) => (n, true),
+            None => (name, false),
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return Err(format!("{seg:?} is not a valid parameter name"));
+        }
+        if greedy && i + 1 != segments.len() {
+            return Err(format!("{seg:?} must be the last segment"));
+        }
+        if names.contains(&name) {
+            return Err(format!("parameter {name} appears twice"));
+        }
+        names.push(name);
+    }
+    Ok(())
 }
 
 /// `CreateUserFunction` -> `create_user`: the naming rule of this project, used when a

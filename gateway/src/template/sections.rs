@@ -199,6 +199,8 @@ pub struct FunctionProps {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoggingConfigSection {
+    /// `LogFormat`: `Text` (Lambda's default) or `JSON`.
+    pub log_format: Option<Expr>,
     /// `ApplicationLogLevel`.
     pub application_log_level: Option<Expr>,
 }
@@ -277,6 +279,9 @@ pub struct ApiProps {
     /// `GatewayResponses`, by response type.
     #[serde(default)]
     pub gateway_responses: Ordered<GatewayResponseSection>,
+    /// `BinaryMediaTypes` (SAM writes `/` as `~1`: `image~1png`).
+    #[serde(default)]
+    pub binary_media_types: Vec<Expr>,
 }
 
 /// The mapping form of an API's `Cors`.

@@ -48,6 +48,7 @@ fn the_project_template_resolves_every_function_with_its_binary_and_globals() {
         "a Number parameter becomes a string"
     );
     assert_eq!(create.log_level.as_deref(), Some("INFO"));
+    assert_eq!(create.log_format, "JSON", "Globals.Function.LoggingConfig");
     assert_eq!(
         create.events,
         vec![ApiEvent {
@@ -375,4 +376,45 @@ fn when_a_section_has_the_wrong_shape_then_the_error_names_its_template_path() {
         matches!(&err, TemplateError::Shape { path, .. } if path == "Resources.T.Type"),
         "{err}"
     );
+}
+
+#[test]
+fn a_malformed_path_or_an_unknown_method_is_refused_with_its_template_path() {
+    let mut o = options();
+    o.parameter_overrides.insert("Stage".into(), "dev".into());
+    let cases = [
+        ("{ Path: \"/things/{idd\", Method: get }", "Path", "{idd"),
+        (
+            "{ Path: \"/things/{proxy+}/x\", Method: get }",
+            "Path",
+            "last segment",
+        ),
+        ("{ Path: /a//b, Method: get }", "Path", "empty segment"),
+        ("{ Path: things, Method: get }", "Path", "starts with /"),
+        ("{ Path: /things, Method: pots }", "Method", "\"POTS\""),
+    ];
+    for (props, field, why) in cases {
+        let text = SMALL.replace("{ Path: /things/, Method: any }", props);
+        let err = Template::parse("template.yaml", &text)
+            .unwrap()
+            .resolve(&o)
+            .unwrap_err()
+            .to_string();
+        let at = format!("Resources.ThingFunction.Properties.Events.Get.Properties.{field}: ");
+        assert!(err.starts_with(&at), "{props}: {err}");
+        assert!(err.contains(why), "{props}: {err}");
+    }
+    for good in ["/", "/posts/{id}/", "/docs/{proxy+}", "/a-b/c.d/{x_y}"] {
+        let text = SMALL.replace(
+            "{ Path: /things/, Method: any }",
+            &format!("{{ Path: \"{good}\", Method: get }}"),
+        );
+        assert!(
+            Template::parse("template.yaml", &text)
+                .unwrap()
+                .resolve(&o)
+                .is_ok(),
+            "{good}"
+        );
+    }
 }

@@ -13,6 +13,11 @@ pub(crate) async fn fake_runtime_loop() {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API is set");
     let base = format!("http://{api}/2018-06-01/runtime");
     let client = reqwest::Client::new();
+    // What a function's `main` does when its configuration is bad: print and exit.
+    if let Ok(msg) = std::env::var("FAKE_EXIT_AT_INIT") {
+        eprintln!("Error: {msg}");
+        std::process::exit(1);
+    }
     if std::env::var("FAKE_INIT_ERROR").is_ok() {
         let _ = client
             .post(format!("{base}/init/error"))
@@ -65,16 +70,25 @@ pub(crate) async fn fake_runtime_loop() {
             0
         };
         let env = |k: &str| std::env::var(k).ok();
+        if event.get("httpMethod").is_some() {
+            log_handled(&id, &event);
+        }
         let answer = if event.get("type").and_then(Value::as_str) == Some("TOKEN") {
             authorize(&event)
         } else if event.get("type").and_then(Value::as_str) == Some("REQUEST") {
             authorize_request(&event)
         } else if event.get("httpMethod").is_some() {
-            proxy(&action, &event)
+            proxy(&action, &event, &trace)
         } else {
             match action.as_str() {
                 "fail" => Answer::Fail("FakeError", "it went wrong".into()),
                 "crash" => Answer::Crash,
+                // Touch this many MB (every page written), then answer.
+                "allocate" => {
+                    let mb = event.get("mb").and_then(Value::as_u64).unwrap_or(1) as usize;
+                    let block = vec![1u8; mb * 1024 * 1024];
+                    Answer::Respond(json!({"allocated_mb": mb, "last": block[block.len() - 1]}))
+                }
                 _ => Answer::Respond(json!({
                     "event": event,
                     "pid": std::process::id(),
@@ -114,6 +128,35 @@ pub(crate) async fn fake_runtime_loop() {
     }
 }
 
+/// One log line per proxy request, as a function built on lambda_http and shared::http logs
+/// it: JSON (tracing-subscriber's shape, with the runtime's span carrying Lambda's request id
+/// and ours carrying API Gateway's) when AWS_LAMBDA_LOG_FORMAT says JSON, else text.
+fn log_handled(lambda_request_id: &str, event: &Value) {
+    let api_request_id = event
+        .pointer("/requestContext/requestId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        let request = json!({"apiRequestId": api_request_id, "name": "request"});
+        let line = json!({
+            "level": "INFO",
+            "fields": {"message": "handled"},
+            "span": request,
+            "spans": [
+                {"requestId": lambda_request_id, "name": "Lambda runtime invoke"},
+                request,
+            ],
+        });
+        // stderr: the test harness writes to stdout without a newline first.
+        eprintln!("{line}");
+    } else {
+        eprintln!(
+            " INFO Lambda runtime invoke{{requestId=\"{lambda_request_id}\"}}:request{{apiRequestId=\"{api_request_id}\"}}: handled"
+        );
+    }
+}
+
 /// A TOKEN authorizer whose decision is spelled in the token.
 pub(crate) fn authorize(event: &Value) -> Answer {
     let token = event["authorizationToken"].as_str().unwrap_or_default();
@@ -125,7 +168,7 @@ pub(crate) fn authorize(event: &Value) -> Answer {
                 "Version": "2012-10-17",
                 "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]
             },
-            "context": {"user_id": 7, "method_arn_seen": arn}
+            "context": {"user_id": 7, "method_arn_seen": arn, "nothing": null}
         }))
     };
     match token {
@@ -178,11 +221,19 @@ pub(crate) fn authorize_request(event: &Value) -> Answer {
 }
 
 /// A proxy integration: echoes the event it got, or misbehaves on `?action=`.
-pub(crate) fn proxy(action: &str, event: &Value) -> Answer {
+pub(crate) fn proxy(action: &str, event: &Value, trace: &str) -> Answer {
     match action {
         "fail" => Answer::Fail("FakeError", "handler failed".into()),
         "crash" => Answer::Crash,
         "malformed" => Answer::Respond(json!({"body": "no status code"})),
+        // A 401 with its own challenge, as shared::http's ApiError answers.
+        "challenge" => Answer::Respond(json!({
+            "statusCode": 401,
+            "headers": {"content-type": "application/json", "WWW-Authenticate": "Bearer"},
+            "body": "{\"detail\":\"Not authenticated\"}",
+        })),
+        // A key API Gateway does not know.
+        "extra" => Answer::Respond(json!({"statusCode": 200, "body": "", "cookies": ["a=1"]})),
         "binary" => {
             Answer::Respond(json!({"statusCode": 200, "body": "AAEC/w==", "isBase64Encoded": true}))
         }
@@ -195,7 +246,13 @@ pub(crate) fn proxy(action: &str, event: &Value) -> Answer {
         })),
         _ => Answer::Respond(json!({
             "statusCode": 200,
-            "headers": {"content-type": "application/json"},
+            "headers": {
+                "content-type": "application/json",
+                // Which build of the "binary" answered, and which process.
+                "x-fake-version": std::env::var("LGW_FAKE_VERSION").unwrap_or_else(|_| "1".into()),
+                "x-fake-pid": std::process::id().to_string(),
+                "x-fake-trace": trace,
+            },
             "body": event.to_string(),
             "isBase64Encoded": false
         })),

@@ -120,7 +120,16 @@ async fn an_allowed_request_reaches_the_function_with_a_rest_proxy_event() {
         json!({"q": ["a b", "c"]})
     );
     assert_eq!(e["headers"]["authorization"], "Bearer allow");
-    assert_eq!(e["headers"]["x-forwarded-proto"], "http");
+    // What API Gateway adds, spelled as it spells them.
+    assert_eq!(e["headers"]["X-Forwarded-Proto"], "https");
+    assert_eq!(e["headers"]["X-Forwarded-Port"], "443");
+    assert!(
+        e["headers"]["X-Amzn-Trace-Id"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Root=1-")),
+        "{}",
+        e["headers"]
+    );
     assert_eq!(e["body"], Value::Null);
     let ctx = &e["requestContext"];
     assert_eq!(ctx["stage"], "Prod");
@@ -144,6 +153,28 @@ async fn an_allowed_request_reaches_the_function_with_a_rest_proxy_event() {
 }
 
 #[tokio::test]
+async fn the_functions_trace_id_has_the_root_of_the_requests_x_amzn_trace_id() {
+    let f = gateway().await;
+    let root = "Root=1-5759e988-bd862e3fe1be46a994272793";
+    let r = f
+        .http
+        .get(format!("{}/", f.base))
+        .header("X-Amzn-Trace-Id", format!("{root};Sampled=1"))
+        .send()
+        .await
+        .unwrap();
+    let runtime_trace = r.headers()["x-fake-trace"].to_str().unwrap().to_string();
+    assert!(
+        runtime_trace.starts_with(&format!("{root};Parent=")),
+        "{runtime_trace}"
+    );
+    let e = json_of(r).await;
+    // The client's own header, in its spelling (reqwest sends names in lower case).
+    assert_eq!(e["headers"]["x-amzn-trace-id"], format!("{root};Sampled=1"));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_function_response_is_passed_through_with_all_headers() {
     let f = gateway().await;
     let r = f
@@ -159,8 +190,6 @@ async fn the_function_response_is_passed_through_with_all_headers() {
     assert_eq!(cookies, ["a=1", "b=2"]);
     assert_eq!(r.headers()["x-single"], "s");
     assert_eq!(r.text().await.unwrap(), r#"{"ok":true}"#);
-    let r = f.get("/items/1?action=binary", Some("Bearer allow")).await;
-    assert_eq!(r.bytes().await.unwrap().as_ref(), [0u8, 1, 2, 255]);
     f.runtime.shutdown().await;
 }
 
@@ -344,12 +373,13 @@ async fn function_failures_become_the_default_5xx_response() {
 }
 
 #[tokio::test]
-async fn request_bodies_arrive_as_text_or_base64() {
+async fn without_binary_media_types_bodies_are_text_both_ways() {
     let f = gateway().await;
     let post = |body: Vec<u8>| {
         f.http
             .post(format!("{}/items", f.base))
             .header("Authorization", "Bearer allow")
+            .header("Content-Type", "application/octet-stream")
             .body(body)
             .send()
     };
@@ -357,9 +387,211 @@ async fn request_bodies_arrive_as_text_or_base64() {
     assert_eq!(e["body"], r#"{"title":"hi"}"#);
     assert_eq!(e["isBase64Encoded"], false);
     assert_eq!(e["pathParameters"], Value::Null);
+    // Bytes that are not UTF-8 arrive as (mangled) text, never base64, as on AWS.
     let e = json_of(post(vec![0xff, 0xfe, 0x00]).await.unwrap()).await;
+    assert_eq!(e["body"], "\u{fffd}\u{fffd}\u{0}");
+    assert_eq!(e["isBase64Encoded"], false);
+    // A base64 result reaches the client as the base64 text, whatever it accepts.
+    let r = f
+        .http
+        .get(format!("{}/items/1?action=binary", f.base))
+        .header("Authorization", "Bearer allow")
+        .header("Accept", "application/octet-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "AAEC/w==");
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_binary_media_types_matching_bodies_are_base64_in_and_bytes_out() {
+    // GIVEN an API that treats application/octet-stream and image/* as binary
+    let text = TEMPLATE.replace(
+        "      StageName: Prod\n",
+        "      StageName: Prod\n      BinaryMediaTypes: [\"application~1octet-stream\", \"image/*\"]\n",
+    );
+    let f = gateway_from(&text).await;
+    let post = |content_type: &'static str, body: Vec<u8>| {
+        f.http
+            .post(format!("{}/items", f.base))
+            .header("Authorization", "Bearer allow")
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    // WHEN the Content-Type is binary THEN the body is base64, even valid UTF-8
+    let e = json_of(post("image/png", vec![0xff, 0xfe, 0x00]).await.unwrap()).await;
     assert_eq!(e["body"], "//4A");
     assert_eq!(e["isBase64Encoded"], true);
+    let e = json_of(
+        post("application/octet-stream", b"abc".to_vec())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (&e["body"], &e["isBase64Encoded"]),
+        (&json!("YWJj"), &json!(true))
+    );
+    // WHEN it is not THEN text
+    let e = json_of(
+        post("application/json", br#"{"a":1}"#.to_vec())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (&e["body"], &e["isBase64Encoded"]),
+        (&json!(r#"{"a":1}"#), &json!(false))
+    );
+    // AND a base64 result is decoded only for a client whose first Accept type is binary
+    let get = |accept: &'static str| {
+        f.http
+            .get(format!("{}/items/1?action=binary", f.base))
+            .header("Authorization", "Bearer allow")
+            .header("Accept", accept)
+            .send()
+    };
+    let r = get("image/webp, text/html").await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), [0u8, 1, 2, 255]);
+    let r = get("text/html, image/webp").await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "AAEC/w==");
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_over_lambdas_6_mb_is_refused_before_the_function_with_413() {
+    let f = gateway().await;
+    // 6.5 MB: within API Gateway's 10 MB, over Lambda's 6 MB once in the event.
+    let r = f
+        .http
+        .post(format!("{}/items", f.base))
+        .header("Authorization", "Bearer allow")
+        .body(vec![b'a'; 6_500_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(json_of(r).await, json!({"message": "Request Too Long"}));
+    assert_eq!(
+        f.runtime.instance_count("ItemsFunction"),
+        Some(0),
+        "Lambda refused the event: no instance ran"
+    );
+    // Just under: it runs.
+    let r = f
+        .http
+        .post(format!("{}/items", f.base))
+        .header("Authorization", "Bearer allow")
+        .body(vec![b'a'; 6_000_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Over API Gateway's 10 MB: the same fixed answer, whatever the GatewayResponses say.
+    let r = f
+        .http
+        .post(format!("{}/items", f.base))
+        .header("Authorization", "Bearer allow")
+        .body(vec![b'a'; 10 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(json_of(r).await, json!({"message": "Request Too Long"}));
+    f.runtime.shutdown().await;
+}
+
+/// Sends `request` as it is on a new connection and returns the response's body.
+async fn raw_request(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (_, body) = text.split_once("\r\n\r\n").expect("a response");
+    body.to_string()
+}
+
+#[tokio::test]
+async fn header_names_reach_the_event_in_the_clients_case() {
+    let f = gateway().await;
+    let body = raw_request(
+        &f.base,
+        "GET /?x=1 HTTP/1.1\r\nHost: localhost\r\nX-Custom-ID: 7\r\nx-lower: a\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let e: Value = serde_json::from_str(&body).expect("the echoed event");
+    assert_eq!(e["headers"]["X-Custom-ID"], "7", "{}", e["headers"]);
+    assert_eq!(e["headers"]["x-lower"], "a");
+    assert_eq!(e["headers"]["Host"], "localhost");
+    assert_eq!(e["multiValueHeaders"]["X-Custom-ID"], json!(["7"]));
+    assert!(e["headers"].get("x-custom-id").is_none());
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_functions_www_authenticate_is_remapped_as_api_gateway_does() {
+    let f = gateway().await;
+    let r = f
+        .get("/items/1?action=challenge", Some("Bearer allow"))
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("www-authenticate").is_none());
+    assert_eq!(r.headers()["x-amzn-remapped-www-authenticate"], "Bearer");
+    // The gateway's own 401 (a gateway response) keeps it.
+    let r = f.get("/items/1", None).await;
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_null_authorizer_context_value_reaches_the_function_as_null() {
+    let f = gateway().await;
+    let e = json_of(f.get("/items/1", Some("Bearer allow")).await).await;
+    let auth = &e["requestContext"]["authorizer"];
+    assert!(auth.as_object().unwrap().contains_key("nothing"), "{auth}");
+    assert_eq!(auth["nothing"], Value::Null);
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_proxy_result_with_a_key_api_gateway_does_not_know_is_a_5xx() {
+    let f = gateway().await;
+    let r = f.get("/items/1?action=extra", Some("Bearer allow")).await;
+    assert_eq!(r.status(), 500, "DEFAULT_5XX, as for any malformed result");
+    assert_eq!(json_of(r).await, json!({"detail": "Internal Server Error"}));
+    f.runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn x_http_method_override_on_a_post_routes_by_the_method_it_names() {
+    let f = gateway().await;
+    let r = f
+        .http
+        .post(format!("{}/items/3", f.base))
+        .header("Authorization", "Bearer allow")
+        .header("X-HTTP-Method-Override", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "/items/{{id}} has only GET");
+    let e = json_of(r).await;
+    assert_eq!(e["httpMethod"], "GET");
+    assert_eq!(e["resource"], "/items/{id}");
+    // Not on other methods, and not to a method that is no HTTP method.
+    let r = f
+        .http
+        .delete(format!("{}/items/3", f.base))
+        .header("Authorization", "Bearer allow")
+        .header("X-HTTP-Method-Override", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     f.runtime.shutdown().await;
 }
 
@@ -387,29 +619,113 @@ async fn with_reauthorize_every_the_policy_is_cached_per_token_and_checked_per_m
 }
 
 #[tokio::test]
-async fn requests_over_the_stages_rate_and_burst_are_throttled_before_anything_else() {
+async fn requests_over_a_methods_rate_and_burst_are_throttled_before_anything_else() {
+    // GIVEN stage limits (each method gets its own bucket of them) and tighter ones for
+    // POST /items, written as CloudFormation wants the path (`~1` for `/`)
     let text = TEMPLATE.replace(
         "      StageName: Prod\n",
-        "      StageName: Prod\n      MethodSettings:\n        - { ResourcePath: \"/*\", HttpMethod: \"*\", ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 2 }\n",
+        "      StageName: Prod\n      MethodSettings:\n        - { ResourcePath: \"/*\", HttpMethod: \"*\", ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 2 }\n        - { ResourcePath: \"/~1items\", HttpMethod: POST, ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 1 }\n",
     );
     let f = gateway_from(&text).await;
     assert_eq!(f.get("/nope", None).await.status(), 404);
     assert_eq!(f.get("/items/1", None).await.status(), 401);
-    let r = f.get("/items/1", Some("Bearer allow")).await;
-    assert_eq!(r.status(), 429, "the burst of 2 is spent");
+    assert_eq!(f.get("/items/1", Some("Bearer allow")).await.status(), 200);
+    let post = || {
+        f.http
+            .post(format!("{}/items", f.base))
+            .header("Authorization", "Bearer allow")
+            .send()
+    };
+    assert_eq!(post().await.unwrap().status(), 200);
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 429, "POST /items has a burst of 1");
+    assert_eq!(json_of(r).await, json!({"message": "Too Many Requests"}));
+    // A token the authorizer would fail with a 503: the 429 shows it was never asked.
+    let r = f.get("/items/1", Some("Bearer boom")).await;
+    assert_eq!(
+        r.status(),
+        429,
+        "GET /items/{{id}} spent its own burst of 2"
+    );
     assert_eq!(r.headers()["x-amzn-errortype"], "TooManyRequestsException");
     assert_eq!(json_of(r).await, json!({"message": "Too Many Requests"}));
-    assert_eq!(
-        f.runtime.instance_count("AuthorizerFunction"),
-        Some(0),
-        "throttled before the authorizer"
-    );
-    // One token every 2 s: slow enough that the first three requests never see a refill.
+    // One token every 2 s: after that long POST /items has one again.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
-        f.get("/nope", None).await.status(),
-        404,
+        post().await.unwrap().status(),
+        200,
         "the bucket refills at the rate"
     );
     f.runtime.shutdown().await;
+}
+
+/// A "build" of the fake function: a script that runs it as `version`.
+fn fake_build(version: &str) -> String {
+    format!(
+        "#!/bin/sh\nLGW_FAKE_VERSION={version} exec '{}' fake_lambda_runtime --exact --nocapture --test-threads=1\n",
+        std::env::current_exe().expect("test executable").display()
+    )
+}
+
+/// Replaces `path` the way cargo does: a new file moved over the old one.
+fn install(path: &std::path::Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, script).expect("write");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+#[tokio::test]
+async fn a_binary_swapped_under_the_running_gateway_answers_the_next_request() {
+    // GIVEN the gateway running PublicFunction from a bin dir, warm after one request
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = dir.path().join("public");
+    install(&binary, &fake_build("1"));
+    let app = Template::parse("template.yaml", TEMPLATE)
+        .expect("template")
+        .resolve(&ResolveOptions::default())
+        .expect("resolve");
+    let specs = app
+        .functions
+        .iter()
+        .map(|f| {
+            let mut spec = fake_spec(&f.logical_id, f.timeout, 4, &[]);
+            if f.logical_id == "PublicFunction" {
+                spec.executable = binary.clone();
+                spec.args.clear();
+            }
+            spec
+        })
+        .collect();
+    let runtime = runtime_with(specs);
+    let gw = Arc::new(Gateway::new(&app, runtime.clone()).expect("gateway"));
+    let base = serve(gw.router()).await;
+    let http = reqwest::Client::new();
+    let get = || http.get(format!("{base}/")).send();
+    let r = get().await.expect("GET /");
+    assert_eq!(r.headers()["x-fake-version"], "1");
+    let old_pid: u32 = r.headers()["x-fake-pid"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        get().await.unwrap().headers()["x-fake-pid"],
+        old_pid.to_string().as_str(),
+        "warm"
+    );
+
+    // WHEN another build is copied over the binary (no restart, no signal)
+    install(&binary, &fake_build("2"));
+
+    // THEN the next request is served by a new process of the new binary
+    let r = get().await.expect("GET / after the swap");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-fake-version"], "2");
+    assert_ne!(r.headers()["x-fake-pid"], old_pid.to_string().as_str());
+    // AND the old instance, idle, was stopped rather than left running
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !std::path::Path::new(&format!("/proc/{old_pid}")).exists()
+    });
+    assert!(gone, "the old instance (pid {old_pid}) still runs");
+    assert_eq!(runtime.instance_count("PublicFunction"), Some(1));
+    runtime.shutdown().await;
 }

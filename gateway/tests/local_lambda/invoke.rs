@@ -298,3 +298,107 @@ async fn the_invoke_api_answers_like_lambda() {
     assert_eq!(r.status(), 400);
     rt.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_payload_over_6_mb_gets_lambdas_request_entity_too_large() {
+    let rt = runtime_with(vec![fake_spec(
+        "EchoFunction",
+        Duration::from_secs(10),
+        1,
+        &[],
+    )]);
+    let base = serve(local_gateway::invoke_api::router(rt.clone())).await;
+    // A JSON string of 7 MB.
+    let payload = format!("\"{}\"", "a".repeat(7_000_000));
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{base}/2015-03-31/functions/EchoFunction/invocations"
+        ))
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers()["x-amzn-errortype"],
+        "RequestEntityTooLargeException"
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["message"],
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    );
+    assert_eq!(rt.instance_count("EchoFunction"), Some(0));
+    rt.shutdown().await;
+}
+
+/// The value of `file` in the v1 cgroup of `controller` that process `pid` is in.
+fn cgroup_value(pid: u64, controller: &str, file: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup of pid");
+    let path = text
+        .lines()
+        .find_map(|l| {
+            let mut p = l.splitn(3, ':');
+            let (_, c, path) = (p.next()?, p.next()?, p.next()?);
+            c.split(',')
+                .any(|c| c == controller)
+                .then(|| path.to_string())
+        })
+        .expect("controller");
+    std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}{path}/{file}"))
+        .expect("cgroup file")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn with_limits_an_instance_gets_its_memory_size_and_cpu_share_and_dies_over_it() {
+    let limits = match local_gateway::runtime::limits::Limits::detect() {
+        Ok(l) => Arc::new(l),
+        Err(why) => {
+            println!("SKIPPED: no cgroups here: {why}");
+            return;
+        }
+    };
+    // GIVEN a function of 128 MB, run with limits
+    let mut spec = fake_spec("SmallFunction", Duration::from_secs(10), 1, &[]);
+    spec.memory_mb = 128;
+    let rt = runtime_with(vec![spec]);
+    rt.set_limits(limits.clone());
+    // THEN its instance runs with 128 MB and 128/1769 of a CPU
+    let v = respond(&rt, "SmallFunction", json!({})).await;
+    let pid = v["pid"].as_u64().expect("pid");
+    assert_eq!(
+        cgroup_value(pid, "memory", "memory.limit_in_bytes"),
+        (128u64 * 1024 * 1024).to_string()
+    );
+    assert_eq!(cgroup_value(pid, "cpu", "cpu.cfs_quota_us"), "7235");
+    assert_eq!(cgroup_value(pid, "cpu", "cpu.cfs_period_us"), "100000");
+    // AND within its memory it works
+    let v = respond(
+        &rt,
+        "SmallFunction",
+        json!({"action": "allocate", "mb": 16}),
+    )
+    .await;
+    assert_eq!(v["allocated_mb"], 16);
+    // WHEN it needs more than its MemorySize THEN it dies as on Lambda
+    let e = error_of(
+        &rt,
+        "SmallFunction",
+        json!({"action": "allocate", "mb": 300}),
+    )
+    .await;
+    assert_eq!(e.error_type, "Runtime.ExitError");
+    assert!(
+        e.error_message.contains(
+            "Runtime exited with error: signal: killed (out of memory: MemorySize 128 MB"
+        ),
+        "{e:?}"
+    );
+    // AND the next invocation gets a new instance
+    let v = respond(&rt, "SmallFunction", json!({})).await;
+    assert_ne!(v["pid"].as_u64(), Some(pid));
+    rt.shutdown().await;
+    limits.remove();
+}

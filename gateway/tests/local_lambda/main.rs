@@ -6,7 +6,6 @@
 //! asks (echo, fail, crash, sleep, answer a policy). No function crate, no DynamoDB needed.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -60,13 +60,13 @@ pub(crate) async fn serve(router: axum::Router) -> String {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    // The gateway's own server (timeouts, header names in the client's case), as serve runs.
+    tokio::spawn(local_gateway::http_server::serve(
+        listener,
+        router,
+        local_gateway::http_server::Timeouts::default(),
+        "API",
+    ));
     format!("http://{addr}")
 }
 
@@ -80,6 +80,8 @@ pub(crate) fn run_gateway(args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .env_remove("DYNAMODB_ENDPOINT")
         .env_remove("PORT")
+        // Else the gateway keeps a development key in the project's .local/.
+        .env("JWT_SECRET", "test-secret-test-secret-test-secret!")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run local_gateway");
