@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: attack run watch test build fmt lint ci sam-build zips template-checks test-remote bench bench-build bench-fastapi seed-events openapi
+.PHONY: attack run watch test build fmt lint ci sam-build zips template-checks test-remote bench bench-build bench-fastapi bench-scale seed-events openapi
 
 # Serve the whole API on http://127.0.0.1:3000 (PORT=8080 make run to change the port), with
 # DynamoDB Local started (and installed on first run) by the local gateway.
@@ -67,6 +67,15 @@ bench-build:
 # (scripts/bench/baseline/, uvicorn + SQLite; its requirements go to .local/baseline-venv).
 bench-fastapi: bench-build
 	scripts/bench/fastapi.sh
+
+# Search and feed at 10, 1,000 and 10,000 posts: p50/p99 through the local gateway and the
+# DynamoDB items read per request, the issue's targets marked (docs/performance.md, "Scale:
+# search and feed"). Release binaries without LTO (it measures DynamoDB reads and latency, not
+# CPU, and builds in a fraction of the time; `make bench` rebuilds with LTO), built as
+# bench-build builds them. N=200, SIZES=10,1000,10000.
+bench-scale:
+	CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 $(MAKE) bench-build
+	scripts/bench/scale.py
 
 # The HTTP tests against a deployed stage: make test-remote URL=https://.../Prod/
 test-remote:

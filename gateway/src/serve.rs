@@ -30,6 +30,8 @@ pub async fn run(cmd: Command) -> i32 {
         Command::DynamoDb(args) => dynamodb(args).await,
         Command::Seed(args) => crate::seed::seed(args).await,
         Command::EventToken(args) => crate::seed::event_token(args),
+        Command::Migrate(args) => crate::migrate::migrate(args).await,
+        Command::SeedPosts(args) => crate::seed_posts::seed_posts(args).await,
     };
     match result {
         Ok(()) => 0,

@@ -6,7 +6,9 @@ write request units the call consumed (DynamoDB Local does not check signatures,
 body is accepted; the answer is forwarded unchanged and the SDK ignores the extra field).
 `snapshot()` returns the calls per `X-Amz-Target` operation and the units so far; the runner
 takes one before and one after each invocation (invocations are sequential, so the difference
-is that invocation's calls).
+is that invocation's calls). `reads()` returns, per operation, the items read (`ScannedCount` of
+a Query or Scan, which counts what a filter drops too; the items a GetItem or BatchGetItem
+returned) and the read units, for make bench-scale.
 """
 import http.client
 import http.server
@@ -35,6 +37,8 @@ class CountingProxy:
         self.wru = 0.0
         self.capacity_reported = False
         self.errors = 0  # 4xx/5xx answers of DynamoDB
+        self.items = {}  # operation -> items read
+        self.rru_by_op = {}  # operation -> read units
         proxy = self
         local = threading.local()
 
@@ -82,13 +86,19 @@ class CountingProxy:
                             self.send_error(502)
                             return
                 r = w = 0.0
+                read = 0
                 if op in _DATA_PLANE and resp.status == 200:
                     try:
-                        r, w = _split(op, json.loads(payload).get("ConsumedCapacity"))
+                        answer = json.loads(payload)
+                        r, w = _split(op, answer.get("ConsumedCapacity"))
+                        read = _items_read(op, answer)
                     except ValueError:
                         pass
                 with proxy.lock:
                     proxy.calls[op] = proxy.calls.get(op, 0) + 1
+                    if op in _READS:
+                        proxy.items[op] = proxy.items.get(op, 0) + read
+                        proxy.rru_by_op[op] = proxy.rru_by_op.get(op, 0.0) + r
                     proxy.rru += r
                     proxy.wru += w
                     if r or w:
@@ -113,8 +123,25 @@ class CountingProxy:
         with self.lock:
             return dict(self.calls), self.rru, self.wru, self.errors
 
+    def reads(self):
+        """(items read per operation, read units per operation) so far."""
+        with self.lock:
+            return dict(self.items), dict(self.rru_by_op)
+
     def close(self):
         self.server.shutdown()
+
+
+def _items_read(op, answer):
+    """Items one read call read: what a Query or Scan evaluated (`ScannedCount`), what a
+    GetItem or BatchGetItem returned."""
+    if op in ("Query", "Scan"):
+        return int(answer.get("ScannedCount", 0))
+    if op == "GetItem":
+        return 1 if answer.get("Item") else 0
+    if op == "BatchGetItem":
+        return sum(len(v) for v in (answer.get("Responses") or {}).values())
+    return 0
 
 
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}

@@ -47,6 +47,12 @@ enum Sub {
     Seed(SeedOpts),
     /// Print a fresh token for the sample events (development key).
     EventToken(EventTokenOpts),
+    /// Backfill the sharded feed keys and search postings of posts written before them;
+    /// idempotent and resumable, safe while the API serves (docs/data-model.md, "Migrating").
+    Migrate(MigrateOpts),
+    /// Bulk-write N test posts in the current item layout (for make bench-scale).
+    #[command(hide = true)]
+    SeedPosts(SeedPostsOpts),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +168,74 @@ struct EventTokenOpts {
     update_events: bool,
 }
 
+#[derive(Debug, Args)]
+struct MigrateOpts {
+    /// SAM template: the table's name and the default --feed-shards [default: template.yaml
+    /// here or in a parent folder]
+    #[arg(short, long, value_name = "FILE")]
+    template: Option<PathBuf>,
+    /// DynamoDB to migrate: DynamoDB Local, or https://dynamodb.<region>.amazonaws.com (then
+    /// the AWS credentials of the environment or profile) [default: $DYNAMODB_ENDPOINT, else
+    /// http://127.0.0.1:8000]
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+    /// Table name; for a deployed stack its physical name [default: its logical id]
+    #[arg(long, value_name = "NAME")]
+    table_name: Option<String>,
+    /// AWS region [default: the endpoint's, else AWS_REGION or the profile's]
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// The functions' FEED_SHARDS; may only grow [default: the template's FeedShards]
+    #[arg(long, value_name = "N", value_parser = feed_shards_arg)]
+    feed_shards: Option<u32>,
+    /// Parallel Scan segments (a checkpoint is resumed only with the same number)
+    #[arg(long, value_name = "N", default_value = "4", value_parser = positive_u32)]
+    segments: u32,
+    /// Items evaluated per Scan page (a checkpoint step)
+    #[arg(long, value_name = "N", default_value = "200", value_parser = positive_u32)]
+    page_size: u32,
+    /// Posts backfilled at once per segment
+    #[arg(long, value_name = "N", default_value = "8", value_parser = positive, allow_negative_numbers = true)]
+    concurrency: usize,
+    /// Checkpoint file [default: migrate-<table>.checkpoint.json here]
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Ignore an existing checkpoint and scan the whole table again (the default resumes)
+    #[arg(long)]
+    from_scratch: bool,
+    /// Only read, and report what would be migrated and repaired
+    #[arg(long)]
+    dry_run: bool,
+    /// Stop after about N posts (at the end of a page), resumable
+    #[arg(long, value_name = "N", value_parser = positive_u64)]
+    max_posts: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct SeedPostsOpts {
+    /// SAM template [default: template.yaml here or in a parent folder]
+    #[arg(short, long, value_name = "FILE")]
+    template: Option<PathBuf>,
+    /// DynamoDB to write to [default: $DYNAMODB_ENDPOINT, else http://127.0.0.1:8000]
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+    /// Local name of the table [default: its logical id]
+    #[arg(long, value_name = "NAME")]
+    table_name: Option<String>,
+    /// Posts to write
+    #[arg(long, value_name = "N", value_parser = positive_u64)]
+    count: u64,
+    /// The word in every --rare-every'th title (the search-hit case)
+    #[arg(long, value_name = "WORD", default_value = "zephyr")]
+    rare_word: String,
+    /// One title in this many has the rare word
+    #[arg(long, value_name = "N", default_value = "100", value_parser = positive_u64)]
+    rare_every: u64,
+    /// [default: the template's FeedShards]
+    #[arg(long, value_name = "N", value_parser = feed_shards_arg)]
+    feed_shards: Option<u32>,
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -173,6 +247,10 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print a token for the sample events.
     EventToken(EventTokenArgs),
+    /// Backfill the new index items of old posts.
+    Migrate(MigrateArgs),
+    /// Bulk-write test posts (hidden).
+    SeedPosts(SeedPostsArgs),
     /// Print this text (`--help` or `--version`) on stdout and exit 0.
     Help(String),
 }
@@ -254,6 +332,76 @@ pub struct EventTokenArgs {
     pub update_events: bool,
 }
 
+/// Options of `migrate` (see its `--help`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateArgs {
+    /// `--template`.
+    pub template: Option<PathBuf>,
+    /// `--dynamodb-endpoint`, else `$DYNAMODB_ENDPOINT`, else `http://127.0.0.1:8000`.
+    pub dynamodb_endpoint: String,
+    /// `--table-name`.
+    pub table_name: Option<String>,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--feed-shards` (else the template's).
+    pub feed_shards: Option<u32>,
+    /// `--segments`.
+    pub segments: u32,
+    /// `--page-size`.
+    pub page_size: u32,
+    /// `--concurrency`.
+    pub concurrency: usize,
+    /// `--checkpoint`.
+    pub checkpoint: Option<PathBuf>,
+    /// `--from-scratch`.
+    pub from_scratch: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--max-posts`.
+    pub max_posts: Option<u64>,
+}
+
+/// Options of the hidden `seed-posts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedPostsArgs {
+    /// `--template`.
+    pub template: Option<PathBuf>,
+    /// `--dynamodb-endpoint`, else `$DYNAMODB_ENDPOINT`, else `http://127.0.0.1:8000`.
+    pub dynamodb_endpoint: String,
+    /// `--table-name`.
+    pub table_name: Option<String>,
+    /// `--count`.
+    pub count: u64,
+    /// `--rare-word`.
+    pub rare_word: String,
+    /// `--rare-every`.
+    pub rare_every: u64,
+    /// `--feed-shards`.
+    pub feed_shards: Option<u32>,
+}
+
+fn positive_u32(v: &str) -> std::result::Result<u32, String> {
+    v.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{v:?} is not a positive number"))
+}
+
+fn positive_u64(v: &str) -> std::result::Result<u64, String> {
+    v.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{v:?} is not a positive number"))
+}
+
+fn feed_shards_arg(v: &str) -> std::result::Result<u32, String> {
+    let max = shared::config::MAX_FEED_SHARDS;
+    v.parse()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("{v:?} is not a number of feed shards (1..={max})"))
+}
+
 fn port_arg(v: &str) -> std::result::Result<u16, String> {
     v.parse().map_err(|_| format!("{v:?} is not a port number"))
 }
@@ -324,7 +472,17 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let command = args
         .first()
         .map(String::as_str)
-        .filter(|c| ["serve", "dynamodb", "seed", "event-token"].contains(c))
+        .filter(|c| {
+            [
+                "serve",
+                "dynamodb",
+                "seed",
+                "event-token",
+                "migrate",
+                "seed-posts",
+            ]
+            .contains(c)
+        })
         .unwrap_or("serve");
     let argv = std::iter::once("local_gateway".to_string()).chain(args.iter().cloned());
     let matches = match Cli::command().try_get_matches_from(argv) {
@@ -358,7 +516,38 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
             env_vars: o.env_vars,
             update_events: o.update_events,
         }),
+        Some(Sub::Migrate(o)) => Command::Migrate(MigrateArgs {
+            template: o.template,
+            dynamodb_endpoint: endpoint_or_default(o.dynamodb_endpoint, &env),
+            table_name: o.table_name,
+            region: o.region,
+            feed_shards: o.feed_shards,
+            segments: o.segments,
+            page_size: o.page_size,
+            concurrency: o.concurrency,
+            checkpoint: o.checkpoint,
+            from_scratch: o.from_scratch,
+            dry_run: o.dry_run,
+            max_posts: o.max_posts,
+        }),
+        Some(Sub::SeedPosts(o)) => Command::SeedPosts(SeedPostsArgs {
+            template: o.template,
+            dynamodb_endpoint: endpoint_or_default(o.dynamodb_endpoint, &env),
+            table_name: o.table_name,
+            count: o.count,
+            rare_word: o.rare_word,
+            rare_every: o.rare_every,
+            feed_shards: o.feed_shards,
+        }),
     })
+}
+
+/// `--dynamodb-endpoint`, else `$DYNAMODB_ENDPOINT`, else where `local_gateway dynamodb`
+/// listens by default.
+fn endpoint_or_default(given: Option<String>, env: &impl Fn(&str) -> Option<String>) -> String {
+    given
+        .or_else(|| env("DYNAMODB_ENDPOINT"))
+        .unwrap_or_else(|| "http://127.0.0.1:8000".into())
 }
 
 fn serve_args(o: ServeOpts, env: &impl Fn(&str) -> Option<String>) -> Result<ServeArgs> {

@@ -217,3 +217,46 @@ fn when_asked_for_the_version_or_with_short_flags_then_they_work() {
         )
     );
 }
+
+#[test]
+fn migrate_resumes_by_default_and_every_option_parses() {
+    let Command::Migrate(a) = parse(&args("migrate"), |_| None).unwrap() else {
+        panic!()
+    };
+    assert_eq!(a.dynamodb_endpoint, "http://127.0.0.1:8000");
+    assert_eq!((a.segments, a.page_size, a.concurrency), (4, 200, 8));
+    assert!(!a.from_scratch && !a.dry_run && a.feed_shards.is_none() && a.max_posts.is_none());
+    let line = "migrate --dynamodb-endpoint https://dynamodb.eu-west-1.amazonaws.com \
+                --table-name prod-AppTable-1 --region eu-west-1 --feed-shards 8 --segments 2 \
+                --page-size 50 --concurrency 3 --checkpoint cp.json --from-scratch --dry-run \
+                --max-posts 10";
+    let Command::Migrate(a) = parse(&args(line), |_| None).unwrap() else {
+        panic!()
+    };
+    assert_eq!(a.table_name.as_deref(), Some("prod-AppTable-1"));
+    assert_eq!(
+        (a.feed_shards, a.segments, a.max_posts),
+        (Some(8), 2, Some(10))
+    );
+    assert!(a.from_scratch && a.dry_run);
+    let e = parse(&args("migrate --feed-shards 65"), |_| None).unwrap_err();
+    assert!(e.to_string().contains("1..=64"), "{e}");
+}
+
+#[test]
+fn seed_posts_is_hidden_from_help_but_parses() {
+    let Command::Help(help) = parse(&args("--help"), |_| None).unwrap() else {
+        panic!()
+    };
+    assert!(
+        help.contains("migrate") && !help.contains("seed-posts"),
+        "{help}"
+    );
+    let Command::SeedPosts(a) = parse(&args("seed-posts --count 10"), |_| None).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (a.count, a.rare_every, a.rare_word.as_str()),
+        (10, 100, "zephyr")
+    );
+}

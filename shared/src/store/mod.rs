@@ -25,6 +25,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Serialize;
 use std::collections::HashMap;
 
+mod backfill;
 mod login_limits;
 mod postings;
 mod posts;
@@ -35,6 +36,7 @@ mod tx;
 mod users;
 mod votes;
 pub use crate::domain::{Credential, Post, PostChanges, User};
+pub use backfill::{Backfilled, LEGACY_FEED_PK, PostScanPage, ScanPosition, ScannedPost};
 #[cfg(any(test, feature = "memory"))]
 pub(crate) use login_limits::over as login_limits_over;
 pub use login_limits::{KNOWN_SOURCE_SECS, LoginAttempt, LoginGate};

@@ -75,7 +75,7 @@ pub(super) fn parse_posting_sk(sk: &str) -> Option<(PostId, u64)> {
 }
 
 /// The keys of the postings of `title` at (`id`, `version`) in shard `shard`.
-fn posting_keys(shard: u32, id: PostId, version: u64, title: &str) -> Vec<Item> {
+pub(super) fn posting_keys(shard: u32, id: PostId, version: u64, title: &str) -> Vec<Item> {
     let sk = posting_sk(id, version);
     title_grams(title)
         .into_iter()
@@ -228,7 +228,7 @@ impl Store {
 
     /// Writes `requests` with `BatchWriteItem`, 25 per call and a few calls at a time,
     /// retrying `UnprocessedItems` with jittered exponential backoff.
-    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         let chunks: Vec<Vec<WriteRequest>> = requests
             .chunks(BATCH_WRITE_MAX)
             .map(<[WriteRequest]>::to_vec)
@@ -318,7 +318,7 @@ impl Store {
     }
 }
 
-fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+pub(super) fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
     let put = PutRequest::builder()
         .set_item(Some(item))
         .build()
@@ -335,7 +335,7 @@ fn delete_request(key: Item) -> Result<WriteRequest, StoreError> {
 }
 
 /// 25 ms, 50 ms, ... up to 1.6 s, each with up to 50% jitter.
-async fn backoff(attempt: u32) {
+pub(super) async fn backoff(attempt: u32) {
     let base = 25u64 << attempt.min(6);
     let jitter = rand::random_range(0..=base / 2);
     tokio::time::sleep(Duration::from_millis(base + jitter)).await;

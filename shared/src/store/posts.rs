@@ -57,10 +57,12 @@ pub fn feed_pk(shard: u32) -> String {
 /// (`gsi1pk = POSTS`) has none yet: it gets the shard a new post with its id would get, which
 /// is where the backfill moves it.
 pub(super) fn feed_shard_of_item(item: &PostItem, shards: u32) -> u32 {
-    item.gsi1pk
-        .strip_prefix(FEED_PK_PREFIX)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| shard_of(item.id, shards))
+    feed_shard_of_pk(&item.gsi1pk).unwrap_or_else(|| shard_of(item.id, shards))
+}
+
+/// The shard a feed key `POSTS#<s>` names; `None` for the layout before sharding (`POSTS`).
+pub(super) fn feed_shard_of_pk(gsi1pk: &str) -> Option<u32> {
+    gsi1pk.strip_prefix(FEED_PK_PREFIX)?.parse().ok()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -117,7 +119,25 @@ impl Store {
     /// Puts `post` (title version 1, in its feed shard, with no votes: `post.votes` is not
     /// read) unless an item with its key exists; false if one did. Writes no postings.
     pub(super) async fn put_new_post(&self, post: &Post) -> Result<bool, StoreError> {
-        let item = PostItem {
+        let item = self.new_post_item(post);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// The item of a new `post`: title version 1, in its feed shard, no votes.
+    pub(super) fn new_post_item(&self, post: &Post) -> PostItem {
+        PostItem {
             pk: post_pk(post.id),
             sk: POST_SK.into(),
             gsi1pk: feed_pk(shard_of(post.id, self.feed_shards)),
@@ -133,19 +153,6 @@ impl Store {
             votes: 0,
             deleting: false,
             version: 1,
-        };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(classify(e)),
         }
     }
 

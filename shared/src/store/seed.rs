@@ -70,6 +70,26 @@ impl Store {
         }
     }
 
+    /// Writes `posts` as new posts (title version 1, in their feed shards, no votes) with
+    /// their search postings, all with unconditional `BatchWriteItem` calls: the item layout
+    /// of [`PostStore::create_post`](crate::ports::PostStore::create_post) at bulk speed, for
+    /// the scale benchmark (`local_gateway seed-posts`). It overwrites posts with the same
+    /// ids, so it is for tables of test data only. Returns the items written.
+    pub async fn seed_posts(&self, posts: &[Post]) -> Result<usize, StoreError> {
+        let mut requests = Vec::new();
+        for post in posts {
+            let shard = super::postings::shard_of(post.id, self.feed_shards);
+            for item in super::postings::posting_items(shard, post.id, 1, &post.title) {
+                requests.push(super::postings::put_request(item)?);
+            }
+            let item = super::to_item(&self.new_post_item(post))?;
+            requests.push(super::postings::put_request(item)?);
+        }
+        let written = requests.len();
+        self.batch_write(requests).await?;
+        Ok(written)
+    }
+
     /// Starts a new session for `user_id` whose refresh token is `token_hash`, replacing the
     /// token item an earlier seed wrote for that hash: whatever the fixture token went through
     /// (used, logged out, its session revoked), it works again, so the sample refresh event
