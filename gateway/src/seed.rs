@@ -80,6 +80,44 @@ pub fn post() -> Post {
     }
 }
 
+/// The template's one table (its local name and definition) and the `FEED_SHARDS` its
+/// functions are given: what `seed`, `seed-posts` and `migrate` write with.
+pub(crate) struct TemplateTable {
+    pub(crate) table: String,
+    pub(crate) def: crate::template::TableDef,
+    pub(crate) feed_shards: u32,
+}
+
+/// Reads [`TemplateTable`] from the template (`template`, else the one found from the current
+/// folder), with `table_name` as the local table name when given. `command` names the
+/// subcommand in the error when the template has not exactly one table.
+pub(crate) fn template_table(
+    command: &str,
+    template: Option<&Path>,
+    table_name: Option<String>,
+) -> Result<TemplateTable> {
+    let template = Template::load(find_template(template, &cwd())?)?;
+    let app = template.resolve(&ResolveOptions {
+        table_name,
+        ..Default::default()
+    })?;
+    let [(table, def)] = app.tables.as_slice() else {
+        return Err(Error::config(format!(
+            "{command}: the template must have exactly one AWS::DynamoDB::Table"
+        )));
+    };
+    let feed_shards = app
+        .functions
+        .iter()
+        .find_map(|f| f.env.get("FEED_SHARDS")?.parse().ok())
+        .unwrap_or(shared::config::DEFAULT_FEED_SHARDS);
+    Ok(TemplateTable {
+        table: table.clone(),
+        def: def.clone(),
+        feed_shards,
+    })
+}
+
 fn cwd() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
@@ -94,26 +132,16 @@ fn seeded(s: Seeded) -> &'static str {
 /// `local_gateway seed`: creates the table from the template when missing, then writes the
 /// fixtures. Prints what it found and did on stdout.
 pub async fn seed(args: SeedArgs) -> Result<()> {
-    let template = Template::load(find_template(args.template.as_deref(), &cwd())?)?;
-    let app = template.resolve(&ResolveOptions {
-        table_name: args.table_name.clone(),
-        ..Default::default()
-    })?;
-    let [(table, def)] = app.tables.as_slice() else {
-        return Err(Error::config(
-            "seed: the template must have exactly one AWS::DynamoDB::Table",
-        ));
-    };
+    let TemplateTable {
+        table,
+        def,
+        feed_shards,
+    } = template_table("seed", args.template.as_deref(), args.table_name.clone())?;
     let endpoint = &args.dynamodb_endpoint;
     wait_until_ready(endpoint, Duration::from_secs(30)).await?;
     let client = client_for_endpoint(endpoint);
-    ensure_table_from_def(&client, def, table).await?;
-    // The post's feed shard must be one the functions read: take their FEED_SHARDS.
-    let feed_shards = app
-        .functions
-        .iter()
-        .find_map(|f| f.env.get("FEED_SHARDS")?.parse().ok())
-        .unwrap_or(shared::config::DEFAULT_FEED_SHARDS);
+    ensure_table_from_def(&client, &def, &table).await?;
+    // The post's feed shard must be one the functions read: their FEED_SHARDS.
     let store = Store::new(client, table.clone()).with_feed_shards(feed_shards);
     let failed = |e: StoreError| Error::DynamoDb(format!("seed: {e}"));
 

@@ -2,17 +2,16 @@
 //! item layout of the store (its own builders, [`Store::seed_posts`]), so the layout is never
 //! written twice. Unconditional batch writes: for tables of test data only.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use shared::domain::{Email, Post, PostId, User, UserId};
 use shared::store::Store;
 
-use crate::cli::{SeedPostsArgs, find_template};
+use crate::cli::SeedPostsArgs;
 use crate::dynamodb::{client_for_endpoint, ensure_table_from_def, wait_until_ready};
 use crate::error::{Error, Result};
-use crate::template::{ResolveOptions, Template};
+use crate::seed::{TemplateTable, template_table};
 
 /// Posts per [`Store::seed_posts`] call, and calls in flight.
 const POSTS_PER_CALL: usize = 50;
@@ -69,27 +68,20 @@ pub fn title(i: u64, rare_word: &str, rare_every: u64) -> String {
 /// `local_gateway seed-posts`: writes `--count` posts, newest last, creating the table when
 /// missing; prints what it wrote on stdout.
 pub async fn seed_posts(args: SeedPostsArgs) -> Result<()> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let template = Template::load(find_template(args.template.as_deref(), &cwd)?)?;
-    let app = template.resolve(&ResolveOptions {
-        table_name: args.table_name.clone(),
-        ..Default::default()
-    })?;
-    let [(table, def)] = app.tables.as_slice() else {
-        return Err(Error::config(
-            "seed-posts: the template must have exactly one AWS::DynamoDB::Table",
-        ));
-    };
-    let feed_shards = args.feed_shards.unwrap_or_else(|| {
-        app.functions
-            .iter()
-            .find_map(|f| f.env.get("FEED_SHARDS")?.parse().ok())
-            .unwrap_or(shared::config::DEFAULT_FEED_SHARDS)
-    });
+    let TemplateTable {
+        table,
+        def,
+        feed_shards,
+    } = template_table(
+        "seed-posts",
+        args.template.as_deref(),
+        args.table_name.clone(),
+    )?;
+    let feed_shards = args.feed_shards.unwrap_or(feed_shards);
     let endpoint = &args.dynamodb_endpoint;
     wait_until_ready(endpoint, Duration::from_secs(30)).await?;
     let client = client_for_endpoint(endpoint);
-    ensure_table_from_def(&client, def, table).await?;
+    ensure_table_from_def(&client, &def, &table).await?;
     let store = Store::new(client, table.clone()).with_feed_shards(feed_shards);
     let owner = User {
         id: UserId::new(2),

@@ -22,14 +22,13 @@ mod checkpoint;
 mod report;
 mod run;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use shared::store::Store;
 
-use crate::cli::{MigrateArgs, find_template};
+use crate::cli::MigrateArgs;
 use crate::error::{Error, Result};
-use crate::template::{ResolveOptions, Template};
+use crate::seed::{TemplateTable, template_table};
 
 pub use checkpoint::default_checkpoint;
 pub use report::{Counts, Report};
@@ -69,25 +68,10 @@ pub async fn client_for(endpoint: &str, region: Option<&str>) -> aws_sdk_dynamod
 /// options, runs the migration, prints progress on stderr and the summary on stdout. An `Err`
 /// (exit code 1 or 2) when anything failed or it could not start.
 pub async fn migrate(args: MigrateArgs) -> Result<()> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let template = Template::load(find_template(args.template.as_deref(), &cwd)?)?;
-    let app = template.resolve(&ResolveOptions {
-        table_name: args.table_name.clone(),
-        ..Default::default()
-    })?;
-    let [(table, _)] = app.tables.as_slice() else {
-        return Err(Error::config(
-            "migrate: the template must have exactly one AWS::DynamoDB::Table",
-        ));
-    };
-    let feed_shards = match args.feed_shards {
-        Some(n) => n,
-        None => app
-            .functions
-            .iter()
-            .find_map(|f| f.env.get("FEED_SHARDS")?.parse().ok())
-            .unwrap_or(shared::config::DEFAULT_FEED_SHARDS),
-    };
+    let TemplateTable {
+        table, feed_shards, ..
+    } = template_table("migrate", args.template.as_deref(), args.table_name.clone())?;
+    let feed_shards = args.feed_shards.unwrap_or(feed_shards);
     let client = client_for(&args.dynamodb_endpoint, args.region.as_deref()).await;
     let store = Store::new(client, table.clone()).with_feed_shards(feed_shards);
     let opts = Options {
@@ -99,7 +83,7 @@ pub async fn migrate(args: MigrateArgs) -> Result<()> {
         checkpoint: Some(
             args.checkpoint
                 .clone()
-                .unwrap_or_else(|| default_checkpoint(table)),
+                .unwrap_or_else(|| default_checkpoint(&table)),
         ),
         from_scratch: args.from_scratch,
         progress_every: Duration::from_secs(2),
@@ -148,11 +132,11 @@ mod tests {
     fn the_default_checkpoint_is_named_after_the_table_in_the_current_folder() {
         assert_eq!(
             default_checkpoint("posts-api-AppTable-1X2Y"),
-            PathBuf::from("migrate-posts-api-AppTable-1X2Y.checkpoint.json")
+            std::path::PathBuf::from("migrate-posts-api-AppTable-1X2Y.checkpoint.json")
         );
         assert_eq!(
             default_checkpoint("a/../b"),
-            PathBuf::from("migrate-a____b.checkpoint.json")
+            std::path::PathBuf::from("migrate-a____b.checkpoint.json")
         );
     }
 

@@ -18,9 +18,9 @@
 
 use super::postings::{Indexed, posting_keys, put_request, shard_of};
 use super::posts::{PostItem, feed_pk, feed_shard_of_item, feed_shard_of_pk, post_key};
-use super::{Item, Store, classify, invalid_request, is_conditional_failure, n, s};
+use super::{Item, Store, classify, is_conditional_failure, n, s};
 use crate::domain::{PostId, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -28,8 +28,6 @@ use std::collections::{HashMap, HashSet};
 pub const LEGACY_FEED_PK: &str = "POSTS";
 /// Keys per `BatchGetItem` (DynamoDB's limit).
 const BATCH_GET_MAX: usize = 100;
-/// Rounds of retrying `UnprocessedKeys` before giving up as unavailable.
-const BATCH_RETRIES: u32 = 8;
 /// Attempts at the key update of a post that keeps changing under it.
 const UPGRADE_ATTEMPTS: usize = 4;
 
@@ -303,42 +301,11 @@ impl Store {
     async fn missing_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found: HashSet<(String, String)> = HashSet::new();
         for chunk in keys.chunks(BATCH_GET_MAX) {
-            let mut pending: Vec<Item> = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                if attempt > BATCH_RETRIES {
-                    return Err(StoreError::Unavailable(
-                        "BatchGetItem left keys unprocessed after retries".into(),
-                    ));
-                }
-                if attempt > 0 {
-                    super::postings::backoff(attempt).await;
-                }
-                attempt += 1;
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .projection_expression("pk, sk")
-                    .build()
-                    .map_err(invalid_request)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    found.insert((string_attr(&item, "pk")?, string_attr(&item, "sk")?));
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
+            for item in self
+                .batch_get(chunk.to_vec(), false, Some("pk, sk"))
+                .await?
+            {
+                found.insert((string_attr(&item, "pk")?, string_attr(&item, "sk")?));
             }
         }
         Ok(keys

@@ -276,9 +276,26 @@ impl Store {
         &self,
         ids: &[PostId],
     ) -> Result<HashMap<PostId, super::posts::PostItem>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let keys = ids.iter().map(|id| post_key(*id)).collect();
         let mut found = HashMap::new();
-        let mut keys: Vec<Item> = ids.iter().map(|id| post_key(*id)).collect();
+        for item in self.batch_get(keys, true, None).await? {
+            let post: super::posts::PostItem = from_item(item)?;
+            found.insert(post.id, post);
+        }
+        Ok(found)
+    }
+
+    /// The items of `keys` (at most 100, no duplicates) that exist, with one `BatchGetItem`
+    /// (more only for `UnprocessedKeys`, retried with backoff), strongly `consistent` or not,
+    /// only the attributes of `projection` when given.
+    pub(super) async fn batch_get(
+        &self,
+        mut keys: Vec<Item>,
+        consistent: bool,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(keys.len());
         for attempt in 0..=BATCH_RETRIES {
             if keys.is_empty() {
                 return Ok(found);
@@ -288,7 +305,8 @@ impl Store {
             }
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut keys)))
-                .consistent_read(true)
+                .consistent_read(consistent)
+                .set_projection_expression(projection.map(str::to_string))
                 .build()
                 .map_err(invalid_request)?;
             let out = self
@@ -298,14 +316,11 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let post: super::posts::PostItem = from_item(item)?;
-                found.insert(post.id, post);
-            }
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             keys = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
